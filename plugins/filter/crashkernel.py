@@ -22,7 +22,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel impor
 
 def _text(value, name):
     if isinstance(value, (dict, list)) or value is None:
-        raise AnsibleFilterError("%s expects a string such as '256M' or"
+        raise AnsibleFilterError("%s: expects a string such as '256M' or"
                                  " 'crashkernel=1G-4G:192M,4G-:256M', got %r" % (name, value))
     return to_text(value)
 
