@@ -240,8 +240,8 @@ class HostReader(object):
             return None
         rc, out, err = self.run([binary] + list(args))
         if rc != 0:
-            self.notes.append("%s %s failed (rc=%s): %s" % (name, " ".join(args), rc,
-                                                             (err or out or "").strip()[:200]))
+            detail = (err or out or "").strip()[:200]
+            self.notes.append("%s %s failed (rc=%s): %s" % (name, " ".join(args), rc, detail))
             return None
         return out
 

@@ -24,17 +24,10 @@ description:
     run the module with C(become=true).
   - Changes nothing on the host.
 author:
-  - crashdump.kdump contributors
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-  platform:
-    platforms: posix
+  - crashdump.kdump contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - crashdump.kdump.attributes
+  - crashdump.kdump.attributes.info_module
 options:
   policy:
     description:
@@ -138,7 +131,7 @@ host:
     cpus: {description: Online CPUs, type: int, sample: 2}
     capture_cpus: {description: C(nr_cpus) of the capture kernel command line (1 when not set), type: int, sample: 1}
     kernel_size: {description: Size of the kernel image file, type: int, sample: 8082112}
-    kernel_memory: {description: In-memory size from the kernel image header, or null, type: int, sample: 39452672}
+    kernel_memory: {description: In-memory size from the kernel image header (null when unknown), type: int, sample: 39452672}
     initrd_size: {description: Size of the initrd used for the estimate, type: int, sample: 6815744}
     initrd_is_kdump: {description: Whether that initrd is the kdump initrd, type: bool, sample: true}
     modules_size: {description: Sum of the sizes of the loaded modules that are in the kdump initrd, type: int, sample: 1327104}
@@ -148,9 +141,9 @@ host:
     arm_smmu: {description: An arm-smmu is present, type: bool, sample: false}
     fadump: {description: Firmware-assisted dump is enabled (ppc64le), type: bool, sample: false}
     suse_calibrate: {description: Low and high MiB from C(kdumptool calibrate) on SUSE, type: dict, sample: null}
-    kernel_path: {description: The kernel image measured, or null, type: str, sample: /boot/vmlinuz-6.1.0-27-amd64}
-    initrd_path: {description: The initrd measured, or null, type: str, sample: /var/lib/kdump/initrd.img-6.1.0-27-amd64}
-    memtotal: {description: MemTotal of /proc/meminfo in bytes, for comparison only, type: int, sample: 1007345664}
+    kernel_path: {description: The kernel image measured (null when none was found), type: str, sample: /boot/vmlinuz-6.1.0-27-amd64}
+    initrd_path: {description: The initrd measured (null when none was found), type: str, sample: /var/lib/kdump/initrd.img-6.1.0-27-amd64}
+    memtotal: {description: MemTotal of /proc/meminfo in bytes (for comparison only), type: int, sample: 1007345664}
 current:
   description: The crash kernel reservation as the host has it now.
   returned: always
@@ -202,7 +195,7 @@ recommended:
     reservation: {description: "Breakdown: size, low, cma, high, the matched range and the reason", type: dict}
     explanation: {description: One line on where the value comes from, type: str}
     source: {description: The table or method used, type: str, sample: Debian 12 kdump-tools default (amd64)}
-    details: {description: Add-ons of the distro policy, or the parts of the estimate, type: dict}
+    details: {description: Add-ons of the distro policy or the parts of the estimate, type: dict}
 matches:
   description: Whether the running command line already has the recommended words.
   returned: always
@@ -283,7 +276,7 @@ def main():
     def run(argv):
         return module.run_command(argv, environ_update=run_env)
 
-    reader = HostReader("/", run=run, which=lambda name: module.get_bin_path(name))
+    reader = HostReader("/", run=run, which=module.get_bin_path)
     try:
         raw_facts, state = reader.gather(kernel_path=params["kernel_path"],
                                          initrd_path=params["initrd_path"],

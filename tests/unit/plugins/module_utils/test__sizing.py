@@ -212,21 +212,21 @@ def test_estimate_uses_the_file_size_factor_without_a_header():
     parts = dict((n, (b, note)) for n, b, note in estimate_parts(f))
     assert parts["kernel"] == (60 * M, "6 x the kernel file (in-memory size unknown)")
     f = facts(kernel_memory=None, kernel_size=10 * M, arch="ppc64le")
-    assert dict((n, b) for n, b, _ in estimate_parts(f))["kernel"] == 20 * M
+    assert dict((n, b) for n, b, _note in estimate_parts(f))["kernel"] == 20 * M
     f = facts(kernel_memory=None, kernel_size=10 * M, arch="riscv64")
-    assert dict((n, b) for n, b, _ in estimate_parts(f))["kernel"] == 40 * M
+    assert dict((n, b) for n, b, _note in estimate_parts(f))["kernel"] == 40 * M
 
 
 def test_estimate_adds_luks_and_hardware():
-    base = sum(b for _n, b, _ in estimate_parts(facts()))
-    luks = dict((n, b) for n, b, _ in estimate_parts(facts(luks_memory=1 * G)))
+    base = sum(b for _name, b, _note in estimate_parts(facts()))
+    luks = dict((n, b) for n, b, _note in estimate_parts(facts(luks_memory=1 * G)))
     assert luks["luks"] == G + 20 * M
-    luks64 = dict((n, b) for n, b, _ in estimate_parts(facts(luks_memory=G, arch="aarch64")))
+    luks64 = dict((n, b) for n, b, _note in estimate_parts(facts(luks_memory=G, arch="aarch64")))
     assert luks64["luks"] == G + 70 * M
-    hw = dict((n, b) for n, b, _ in estimate_parts(
+    hw = dict((n, b) for n, b, _note in estimate_parts(
         facts(arch="aarch64", page_size=65536, arm_smmu=True, mlx5=True, sme_sev=False)))
     assert (hw["page_64k"], hw["arm_smmu"], hw["mlx5"]) == (100 * M, 384 * M, 200 * M)
-    sev = sum(b for _n, b, _ in estimate_parts(facts(sme_sev=True)))
+    sev = sum(b for _name, b, _note in estimate_parts(facts(sme_sev=True)))
     assert sev - base == 64 * M
 
 
