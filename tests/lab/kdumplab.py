@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The crashdump.kdump lab: Debian VM images built from Debian packages, run under QEMU.
+
+    kdumplab.py build   [--release 12]           build (or reuse) the cached image
+    kdumplab.py start   NAME [--release 12] [--memory 1024] [--cpus 2] [--disks N]
+                        [--disk-size 2G] [--forward PORT ...] [--wait SECONDS]
+    kdumplab.py stop    NAME                     power the VM off (kill its QEMU)
+    kdumplab.py destroy [NAME ...|--all]         stop, and remove overlays and state
+    kdumplab.py status  [NAME]                   JSON: what runs, ports, console logs
+    kdumplab.py ssh     NAME [-- COMMAND ...]    print the ssh command line (or run it)
+    kdumplab.py console NAME                     path of the console log of the current boot
+    kdumplab.py accel                            the accelerator the lab uses (kvm or tcg)
+    kdumplab.py wait-ssh NAME [--timeout 600]    wait until the VM answers on SSH
+
+Images are cached in $KDUMP_LAB_CACHE (default: $XDG_CACHE_HOME/crashdump-kdump/lab,
+i.e. ~/.cache/crashdump-kdump/lab), keyed by everything that goes into them. VMs run on
+copy-on-write overlays in $KDUMP_LAB_STATE (default: build/lab of the checkout), with
+their pid files, console logs (one file per boot) and a known_hosts file that pins the
+image's host key. KDUMP_LAB_ACCEL=kvm|tcg forces the accelerator.
+
+All host-visible traffic stays on 127.0.0.1: each VM uses QEMU user networking, its SSH
+port (and any --forward port) is forwarded to 127.0.0.1, and one VM reaches another
+through the user network's host alias 10.0.2.2 and that forwarded port.
+"""
+
+from __future__ import print_function
+
+import argparse
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(os.path.dirname(HERE))
+BUILDER_VERSION = "3"
+
+RELEASES = {"12": "bookworm", "13": "trixie"}
+IMAGE_PACKAGES = [
+    "systemd-sysv", "udev", "kmod", "dbus", "linux-image-amd64", "initramfs-tools",
+    "grub-pc", "openssh-server", "python3", "python3-apt", "iproute2", "procps",
+    "ca-certificates", "file", "less", "e2fsprogs",
+]
+# Offered to the VM by its offline apt repository: what the collection installs.
+REPO_PACKAGES = [
+    "kdump-tools", "kexec-tools", "makedumpfile", "nfs-common", "nfs-kernel-server",
+    "cryptsetup-bin", "rsync",
+]
+DISK_SIZE = "4G"
+HOST_ALIAS = "10.0.2.2"
+GUEST_ADDRESS = "10.0.2.15"
+
+
+class LabError(Exception):
+    """A lab step failed; the message says which and why."""
+
+
+# --- locations ------------------------------------------------------------------
+
+def cache_dir():
+    base = os.environ.get("KDUMP_LAB_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "crashdump-kdump", "lab")
+    return base
+
+
+def state_dir():
+    return os.environ.get("KDUMP_LAB_STATE") or os.path.join(PROJECT, "build", "lab")
+
+
+def vm_dir(name):
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,30}$", name):
+        raise LabError("VM name %r: use lowercase letters, digits and '-'" % name)
+    return os.path.join(state_dir(), "vms", name)
+
+
+def log(msg):
+    sys.stderr.write("kdumplab: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def run(argv, **kwargs):
+    log("$ " + " ".join(argv))
+    try:
+        return subprocess.run(argv, check=True, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        raise LabError("%s failed with exit status %s" % (argv[0], exc.returncode))
+    except OSError as exc:
+        raise LabError("cannot run %s: %s" % (argv[0], exc))
+
+
+# --- image ------------------------------------------------------------------------
+
+def debian_mirror():
+    """The Debian mirror this machine's apt uses (deb822 or one-line sources)."""
+    candidates = []
+    for path in ["/etc/apt/sources.list"] + sorted(
+            os.path.join("/etc/apt/sources.list.d", f) for f in os.listdir("/etc/apt/sources.list.d")
+            if f.endswith((".list", ".sources"))) if os.path.isdir("/etc/apt/sources.list.d") else []:
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        candidates += re.findall(r"^\s*URIs:\s*(\S+)", text, re.MULTILINE)
+        candidates += re.findall(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.MULTILINE)
+    for uri in candidates:
+        if "security" not in uri and "debian" in uri:
+            return uri.rstrip("/")
+    return "http://deb.debian.org/debian"
+
+
+def image_key(release):
+    spec = {
+        "builder": BUILDER_VERSION,
+        "suite": RELEASES[release],
+        "mirror": debian_mirror(),
+        "packages": IMAGE_PACKAGES,
+        "repo": REPO_PACKAGES,
+        "disk": DISK_SIZE,
+        "hook": hashlib.sha256(open(os.path.join(HERE, "customize.sh"), "rb").read()).hexdigest(),
+    }
+    return "debian%s-%s" % (release, hashlib.sha256(
+        json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]), spec
+
+
+def image_paths(release):
+    key, _spec = image_key(release)
+    base = os.path.join(cache_dir(), "images", key)
+    return {
+        "dir": base,
+        "disk": os.path.join(base, "disk.qcow2"),
+        "kernel": os.path.join(base, "vmlinuz"),
+        "initrd": os.path.join(base, "initrd.img"),
+        "key": os.path.join(base, "id_ed25519"),
+        "host_key": os.path.join(base, "ssh_host_ed25519_key.pub"),
+        "ready": os.path.join(base, "READY"),
+    }
+
+
+def build(release, accel=None):
+    """Build the image of a Debian release unless the cache has it."""
+    paths = image_paths(release)
+    if os.path.exists(paths["ready"]):
+        log("image cached: %s" % paths["dir"])
+        return paths
+    key, spec = image_key(release)
+    os.makedirs(os.path.join(cache_dir(), "images"), exist_ok=True)
+    work = tempfile.mkdtemp(prefix=key + ".", dir=os.path.join(cache_dir(), "images"))
+    try:
+        _build_into(work, release, spec, accel)
+        if os.path.exists(paths["dir"]):
+            shutil.rmtree(paths["dir"])
+        os.rename(work, paths["dir"])
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log("image ready: %s" % paths["dir"])
+    return paths
+
+
+def _build_into(work, release, spec, accel):
+    started = time.time()
+    rootfs = os.path.join(work, "rootfs")
+    keyfile = os.path.join(work, "id_ed25519")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
+    root_uuid = str(uuid.uuid4())
+    env = dict(os.environ, LAB_PUBKEY=open(keyfile + ".pub").read().strip(),
+               LAB_ROOT_UUID=root_uuid, LAB_REPO_PACKAGES=" ".join(REPO_PACKAGES),
+               LAB_SUITE=spec["suite"])
+    preseed = "grub-pc grub-pc/install_devices_empty boolean true"
+    run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
+         "--include=" + ",".join(IMAGE_PACKAGES),
+         "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed,
+         "--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"),
+         spec["suite"], rootfs, spec["mirror"]], env=env)
+    kernels = sorted(f for f in os.listdir(os.path.join(rootfs, "boot")) if f.startswith("vmlinuz-"))
+    if not kernels:
+        raise LabError("no kernel in %s/boot" % rootfs)
+    release_name = kernels[-1][len("vmlinuz-"):]
+    shutil.copy(os.path.join(rootfs, "boot", "vmlinuz-" + release_name), os.path.join(work, "vmlinuz"))
+    shutil.copy(os.path.join(rootfs, "boot", "initrd.img-" + release_name), os.path.join(work, "initrd.img"))
+    shutil.copy(os.path.join(rootfs, "etc/ssh/ssh_host_ed25519_key.pub"),
+                os.path.join(work, "ssh_host_ed25519_key.pub"))
+    # A partitioned disk: one ext4 partition from 1 MiB, made from the tree.
+    fs_img = os.path.join(work, "root.ext4")
+    raw = os.path.join(work, "disk.raw")
+    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
+    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
+         "-d", rootfs, fs_img, "%dM" % (size_mib - 1)])
+    shutil.rmtree(rootfs)
+    with open(raw, "wb") as handle:
+        handle.truncate(size_mib << 20)
+    run(["sfdisk", "-q", raw], input=b"label: dos\nstart=2048, type=83, bootable\n")
+    run(["dd", "if=" + fs_img, "of=" + raw, "bs=1M", "seek=1", "conv=notrunc,sparse",
+         "status=none"])
+    os.unlink(fs_img)
+    disk = os.path.join(work, "disk.qcow2")
+    run(["qemu-img", "convert", "-q", "-O", "qcow2", raw, disk])
+    os.unlink(raw)
+    # The one direct-kernel boot: it installs GRUB into the disk and powers off.
+    console = os.path.join(work, "provision-console.log")
+    accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
+    argv = qemu_argv(accel, 1024, 2, disk, [], None, None) + [
+        "-kernel", os.path.join(work, "vmlinuz"), "-initrd", os.path.join(work, "initrd.img"),
+        "-append", "root=UUID=%s rw console=ttyS0,115200n8" % root_uuid,
+        "-serial", "file:" + console, "-no-reboot"]
+    log("provisioning boot (%s), console in %s" % (accel, console))
+    try:
+        run(argv, timeout=1200)
+    except subprocess.TimeoutExpired:
+        raise LabError("the provisioning boot did not finish in 20 minutes; see %s" % console)
+    if "KDUMPLAB-FIRSTBOOT-OK" not in open(console, errors="replace").read():
+        raise LabError("GRUB was not installed on the first boot; see %s" % console)
+    with open(os.path.join(work, "spec.json"), "w") as handle:
+        json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid,
+                       seconds=round(time.time() - started)), handle, indent=1)
+    open(os.path.join(work, "READY"), "w").close()
+
+
+# --- accelerator ---------------------------------------------------------------------
+
+def choose_accel(kernel):
+    """kvm only when a guest really boots with it here; tcg otherwise."""
+    forced = os.environ.get("KDUMP_LAB_ACCEL")
+    if forced:
+        if forced not in ("kvm", "tcg"):
+            raise LabError("KDUMP_LAB_ACCEL=%s: use kvm or tcg" % forced)
+        return forced
+    cache = os.path.join(state_dir(), "accel.json")
+    boot_id = open("/proc/sys/kernel/random/boot_id").read().strip()
+    try:
+        saved = json.load(open(cache))
+        if saved.get("boot_id") == boot_id:
+            return saved["accel"]
+    except (OSError, ValueError):
+        pass
+    accel = "kvm" if probe_kvm(kernel) else "tcg"
+    os.makedirs(state_dir(), exist_ok=True)
+    with open(cache, "w") as handle:
+        json.dump({"boot_id": boot_id, "accel": accel}, handle)
+    return accel
+
+
+def probe_kvm(kernel, timeout=30):
+    """Boot the kernel under KVM with no disk; KVM works if it prints its banner."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    argv = ["qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-display", "none",
+            "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", kernel,
+            "-append", "console=ttyS0 panic=-1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    seen = b""
+    deadline = time.time() + timeout
+    try:
+        os.set_blocking(proc.stdout.fileno(), False)
+        while time.time() < deadline and proc.poll() is None:
+            chunk = proc.stdout.read() or b""
+            seen += chunk
+            if b"Linux version" in seen:
+                return True
+            time.sleep(0.2)
+        return b"Linux version" in seen + (proc.stdout.read() or b"")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev):
+    argv = ["qemu-system-x86_64", "-machine", "pc", "-accel", accel, "-m", str(memory),
+            "-smp", str(cpus), "-display", "none", "-nodefaults", "-vga", "none",
+            "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % disk]
+    if accel == "kvm":
+        argv += ["-cpu", "host"]
+    for path in extra_disks:
+        argv += ["-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % path]
+    if netdev:
+        argv += ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile="]
+    else:
+        argv += ["-nic", "none"]
+    if chardev:
+        argv += ["-chardev", chardev, "-serial", "chardev:con0"]
+    argv += ["-device", "pvpanic"]
+    return argv
+
+
+# --- VMs ------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_pid(path):
+    try:
+        pid = int(open(path).read().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return None
+    return pid
+
+
+def load_vm(name):
+    path = os.path.join(vm_dir(name), "vm.json")
+    try:
+        return json.load(open(path))
+    except OSError:
+        raise LabError("no VM %s (start it first)" % name)
+
+
+def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forward=(),
+          wait=0):
+    directory = vm_dir(name)
+    if os.path.exists(os.path.join(directory, "qemu.pid")) and read_pid(
+            os.path.join(directory, "qemu.pid")):
+        log("VM %s already runs" % name)
+        return load_vm(name)
+    paths = build(release)
+    os.makedirs(directory, exist_ok=True)
+    overlay = os.path.join(directory, "disk.qcow2")
+    if not os.path.exists(overlay):
+        run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", paths["disk"], overlay])
+    extra = []
+    for index in range(disks):
+        path = os.path.join(directory, "extra%d.qcow2" % index)
+        if not os.path.exists(path):
+            run(["qemu-img", "create", "-q", "-f", "qcow2", path, disk_size])
+        extra.append(path)
+    ssh_port = free_port()
+    ports = {"22": ssh_port}
+    fwd = ["hostfwd=tcp:127.0.0.1:%d-:22" % ssh_port]
+    for port in forward:
+        host_port = free_port()
+        ports[str(port)] = host_port
+        fwd.append("hostfwd=tcp:127.0.0.1:%d-:%d" % (host_port, int(port)))
+    netdev = "user,id=net0,net=10.0.2.0/24,host=%s,%s" % (HOST_ALIAS, ",".join(fwd))
+    known_hosts = os.path.join(directory, "known_hosts")
+    host_key = open(paths["host_key"]).read().split()
+    with open(known_hosts, "w") as handle:
+        handle.write("[127.0.0.1]:%d %s %s\n" % (ssh_port, host_key[0], host_key[1]))
+    consoles = os.path.join(directory, "console")
+    os.makedirs(consoles, exist_ok=True)
+    sock = os.path.join(directory, "console.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    # The console logger listens first; QEMU connects to it.
+    logger = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "_console-logger", sock, consoles],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(
+            os.path.join(directory, "console-logger.err"), "a"), start_new_session=True)
+    with open(os.path.join(directory, "logger.pid"), "w") as handle:
+        handle.write(str(logger.pid))
+    for _attempt in range(50):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.1)
+    accel = choose_accel(paths["kernel"])
+    argv = qemu_argv(accel, memory, cpus, overlay, extra, netdev,
+                     "socket,id=con0,path=%s" % sock) + [
+        "-name", "kdumplab-" + name, "-pidfile", os.path.join(directory, "qemu.pid"),
+        "-daemonize"]
+    with open(os.path.join(directory, "qemu.err"), "a") as err:
+        log("$ " + " ".join(argv))
+        if subprocess.call(argv, stderr=err, stdout=err) != 0:
+            stop(name)
+            raise LabError("QEMU did not start; see %s" % os.path.join(directory, "qemu.err"))
+    vm = {
+        "name": name, "instance": name, "release": release, "accel": accel,
+        "memory": memory, "cpus": cpus,
+        "address": "127.0.0.1", "port": ssh_port, "user": "root",
+        "identity_file": paths["key"], "known_hosts": known_hosts, "ports": ports,
+        "guest_address": GUEST_ADDRESS, "host_alias": HOST_ALIAS,
+        "extra_disks": ["/dev/vd%s" % chr(ord("b") + i) for i in range(disks)],
+        "console_dir": consoles, "image": paths["dir"], "started": time.time(),
+    }
+    with open(os.path.join(directory, "vm.json"), "w") as handle:
+        json.dump(vm, handle, indent=1)
+    if wait:
+        wait_ssh(name, wait)
+    return vm
+
+
+def ssh_argv(vm, command=()):
+    return ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + vm["known_hosts"],
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+            "-i", vm["identity_file"], "-p", str(vm["port"]), "root@127.0.0.1"] + list(command)
+
+
+def wait_ssh(name, timeout=600):
+    vm = load_vm(name)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not read_pid(os.path.join(vm_dir(name), "qemu.pid")):
+            raise LabError("VM %s stopped while waiting for SSH; console: %s"
+                           % (name, current_console(name)))
+        if subprocess.call(ssh_argv(vm, ["true"]), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+            log("VM %s answers on SSH after %ds" % (name, time.time() - vm["started"]))
+            return vm
+        time.sleep(3)
+    raise LabError("VM %s did not answer on SSH within %ss; console: %s"
+                   % (name, timeout, current_console(name)))
+
+
+def _kill(pidfile, name):
+    pid = read_pid(pidfile)
+    if pid is None:
+        return False
+    try:
+        cmdline = open("/proc/%d/cmdline" % pid, "rb").read()
+    except OSError:
+        return False
+    if name.encode() not in cmdline:
+        log("pid %d in %s is not ours; left alone" % (pid, pidfile))
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _attempt in range(50):
+        if read_pid(pidfile) is None:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def stop(name):
+    directory = vm_dir(name)
+    stopped = _kill(os.path.join(directory, "qemu.pid"), "kdumplab-" + name)
+    _kill(os.path.join(directory, "logger.pid"), "_console-logger")
+    for leftover in ("qemu.pid", "logger.pid", "console.sock"):
+        try:
+            os.unlink(os.path.join(directory, leftover))
+        except OSError:
+            pass
+    return stopped
+
+
+def destroy(names):
+    for name in names:
+        stop(name)
+        directory = vm_dir(name)
+        for leftover in os.listdir(directory) if os.path.isdir(directory) else []:
+            if leftover.endswith(".qcow2"):
+                os.unlink(os.path.join(directory, leftover))
+        # Console logs stay as artifacts of the run; the rest of the state goes.
+        for leftover in ("vm.json", "known_hosts"):
+            try:
+                os.unlink(os.path.join(directory, leftover))
+            except OSError:
+                pass
+
+
+def all_vms():
+    base = os.path.join(state_dir(), "vms")
+    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+
+
+def current_console(name):
+    consoles = os.path.join(vm_dir(name), "console")
+    files = sorted(f for f in os.listdir(consoles) if f.startswith("boot-")) if os.path.isdir(
+        consoles) else []
+    return os.path.join(consoles, files[-1]) if files else None
+
+
+def status(names):
+    out = []
+    for name in names:
+        directory = vm_dir(name)
+        try:
+            vm = load_vm(name)
+        except LabError:
+            vm = {"name": name}
+        vm["running"] = read_pid(os.path.join(directory, "qemu.pid")) is not None
+        vm["console"] = current_console(name)
+        out.append(vm)
+    return out
+
+
+# --- console logger: one file per boot ------------------------------------------------
+
+BOOT_BANNER = re.compile(rb"(?:SeaBIOS \(version|Linux version \d)")
+
+
+def console_logger(sock_path, directory):
+    """Accept QEMU's serial connection; start a new file at every boot banner.
+
+    A boot is firmware (SeaBIOS) through the kernel, or a kernel started by
+    kexec (the capture kernel prints its own "Linux version" without firmware).
+    """
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    conn, _addr = server.accept()
+    existing = [f for f in os.listdir(directory) if f.startswith("boot-")]
+    number = len(existing)
+    out = None
+    pending = b""
+    last_banner = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            match = BOOT_BANNER.search(line)
+            new_boot = match is not None and not (
+                match.group(0).startswith(b"Linux") and last_banner.startswith(b"SeaBIOS"))
+            if match:
+                last_banner = match.group(0)
+            if out is None or new_boot:
+                if out is not None:
+                    out.close()
+                number += 1
+                out = open(os.path.join(directory, "boot-%03d.log" % number), "ab")
+            out.write(line + b"\n")
+            out.flush()
+    if out is not None:
+        if pending:
+            out.write(pending)
+        out.close()
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("build")
+    p.add_argument("--release", default="12", choices=sorted(RELEASES))
+    p = sub.add_parser("start")
+    p.add_argument("name")
+    p.add_argument("--release", default="12", choices=sorted(RELEASES))
+    p.add_argument("--memory", type=int, default=1024, help="MiB")
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--disks", type=int, default=0, help="extra empty virtio disks")
+    p.add_argument("--disk-size", default="2G")
+    p.add_argument("--forward", type=int, action="append", default=[],
+                   help="guest TCP port to forward to 127.0.0.1")
+    p.add_argument("--wait", type=int, default=0, help="wait this many seconds for SSH")
+    p = sub.add_parser("stop")
+    p.add_argument("name")
+    p = sub.add_parser("destroy")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--all", action="store_true")
+    p = sub.add_parser("status")
+    p.add_argument("names", nargs="*")
+    p = sub.add_parser("ssh")
+    p.add_argument("name")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = sub.add_parser("console")
+    p.add_argument("name")
+    p = sub.add_parser("wait-ssh")
+    p.add_argument("name")
+    p.add_argument("--timeout", type=int, default=600)
+    sub.add_parser("accel")
+    p = sub.add_parser("_console-logger")
+    p.add_argument("socket")
+    p.add_argument("directory")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build":
+            print(json.dumps(build(args.release), indent=1))
+        elif args.cmd == "start":
+            print(json.dumps(start(args.name, args.release, args.memory, args.cpus, args.disks,
+                                   args.disk_size, args.forward, args.wait), indent=1))
+        elif args.cmd == "stop":
+            stop(args.name)
+        elif args.cmd == "destroy":
+            destroy(all_vms() if args.all else args.names)
+        elif args.cmd == "status":
+            print(json.dumps(status(args.names or all_vms()), indent=1))
+        elif args.cmd == "ssh":
+            command = args.command[1:] if args.command[:1] == ["--"] else args.command
+            argv_ = ssh_argv(load_vm(args.name), command)
+            if command:
+                os.execvp(argv_[0], argv_)
+            print(" ".join(argv_))
+        elif args.cmd == "console":
+            print(current_console(args.name) or "")
+        elif args.cmd == "wait-ssh":
+            wait_ssh(args.name, args.timeout)
+        elif args.cmd == "accel":
+            print(choose_accel(image_paths("12")["kernel"]))
+        elif args.cmd == "_console-logger":
+            console_logger(args.socket, args.directory)
+    except LabError as exc:
+        log("error: %s" % exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
