@@ -45,7 +45,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(os.path.dirname(HERE))
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"
 
 RELEASES = {"12": "bookworm", "13": "trixie"}
 IMAGE_PACKAGES = [
@@ -182,6 +182,7 @@ def _build_into(work, release, spec, accel):
                LAB_SUITE=spec["suite"])
     preseed = "grub-pc grub-pc/install_devices_empty boolean true"
     run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
+         "--skip=cleanup/apt/lists",
          "--include=" + ",".join(IMAGE_PACKAGES),
          "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed,
          "--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"),
@@ -430,7 +431,8 @@ def _kill(pidfile, name):
     except OSError:
         return False
     if name.encode() not in cmdline:
-        log("pid %d in %s is not ours; left alone" % (pid, pidfile))
+        if cmdline:  # an empty command line is a process that has already exited
+            log("pid %d in %s is not ours; left alone" % (pid, pidfile))
         return False
     os.kill(pid, signal.SIGTERM)
     for _attempt in range(50):
@@ -497,24 +499,25 @@ def status(names):
 
 # --- console logger: one file per boot ------------------------------------------------
 
-BOOT_BANNER = re.compile(rb"(?:SeaBIOS \(version|Linux version \d)")
+FIRMWARE_BANNER = re.compile(rb"SeaBIOS \(version|GNU GRUB +version")
+KERNEL_BANNER = re.compile(rb"Linux version \d")
 
 
 def console_logger(sock_path, directory):
-    """Accept QEMU's serial connection; start a new file at every boot banner.
+    """Accept QEMU's serial connection; write one file per boot.
 
-    A boot is firmware (SeaBIOS) through the kernel, or a kernel started by
-    kexec (the capture kernel prints its own "Linux version" without firmware).
+    A boot starts at the firmware or GRUB banner, or at a kernel banner when
+    the current boot already had a kernel (a kernel started by kexec, such as
+    the capture kernel, comes without firmware or GRUB).
     """
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
     server.listen(1)
     conn, _addr = server.accept()
-    existing = [f for f in os.listdir(directory) if f.startswith("boot-")]
-    number = len(existing)
+    number = len([f for f in os.listdir(directory) if f.startswith("boot-")])
     out = None
+    kernel_seen = False
     pending = b""
-    last_banner = b""
     while True:
         chunk = conn.recv(65536)
         if not chunk:
@@ -522,12 +525,13 @@ def console_logger(sock_path, directory):
         pending += chunk
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            match = BOOT_BANNER.search(line)
-            new_boot = match is not None and not (
-                match.group(0).startswith(b"Linux") and last_banner.startswith(b"SeaBIOS"))
-            if match:
-                last_banner = match.group(0)
-            if out is None or new_boot:
+            new_boot = out is None
+            if FIRMWARE_BANNER.search(line):
+                new_boot, kernel_seen = True, False
+            elif KERNEL_BANNER.search(line):
+                new_boot = new_boot or kernel_seen
+                kernel_seen = True
+            if new_boot:
                 if out is not None:
                     out.close()
                 number += 1
