@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) crashdump.kdump contributors
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -13,6 +12,7 @@
     kdumplab.py ssh     NAME [-- COMMAND ...]    print the ssh command line (or run it)
     kdumplab.py console NAME                     path of the console log of the current boot
     kdumplab.py accel                            the accelerator the lab uses (kvm or tcg)
+    kdumplab.py prune                            remove cached images no longer used
     kdumplab.py wait-ssh NAME [--timeout 600]    wait until the VM answers on SSH
 
 Images are cached in $KDUMP_LAB_CACHE (default: $XDG_CACHE_HOME/crashdump-kdump/lab,
@@ -45,13 +45,16 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(os.path.dirname(HERE))
-BUILDER_VERSION = "4"
+BUILDER_VERSION = "5"
 
 RELEASES = {"12": "bookworm", "13": "trixie"}
 IMAGE_PACKAGES = [
     "systemd-sysv", "udev", "kmod", "dbus", "linux-image-amd64", "initramfs-tools",
     "grub-pc", "openssh-server", "python3", "python3-apt", "iproute2", "procps",
-    "ca-certificates", "file", "less", "e2fsprogs",
+    "ca-certificates", "file", "less", "e2fsprogs", "zstd",
+    # Installed up front because installing it later rebuilds the boot initrd,
+    # minutes under TCG, for nothing the scenarios test.
+    "busybox",
 ]
 # Offered to the VM by its offline apt repository: what the collection installs.
 REPO_PACKAGES = [
@@ -229,6 +232,26 @@ def _build_into(work, release, spec, accel):
         json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid,
                        seconds=round(time.time() - started)), handle, indent=1)
     open(os.path.join(work, "READY"), "w").close()
+
+
+def prune():
+    """Remove cached images that no current key names and no lab VM is based on."""
+    base = os.path.join(cache_dir(), "images")
+    keep = set(image_key(release)[0] for release in RELEASES)
+    for name in all_vms():
+        try:
+            keep.add(os.path.basename(load_vm(name)["image"]))
+        except (LabError, KeyError):
+            continue
+    removed = []
+    for entry in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        path = os.path.join(base, entry)
+        if "." in entry and time.time() - os.path.getmtime(path) < 86400:
+            continue  # a build in progress
+        if entry not in keep:
+            shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 # --- accelerator ---------------------------------------------------------------------
@@ -499,24 +522,46 @@ def status(names):
 
 # --- console logger: one file per boot ------------------------------------------------
 
-FIRMWARE_BANNER = re.compile(rb"SeaBIOS \(version|GNU GRUB +version")
+FIRMWARE_BANNER = re.compile(rb"SeaBIOS \(version")
+GRUB_BANNER = re.compile(rb"GNU GRUB +version")
 KERNEL_BANNER = re.compile(rb"Linux version \d")
 
 
-def console_logger(sock_path, directory):
-    """Accept QEMU's serial connection; write one file per boot.
+class BootSplitter(object):
+    """Tells which console line starts a new boot.
 
     A boot starts at the firmware or GRUB banner, or at a kernel banner when
     the current boot already had a kernel (a kernel started by kexec, such as
     the capture kernel, comes without firmware or GRUB).
     """
+
+    def __init__(self):
+        self.phase = None  # None, "unknown", "firmware", "grub" or "kernel"
+
+    def starts_boot(self, line):
+        new_boot = self.phase is None
+        if FIRMWARE_BANNER.search(line):
+            new_boot, self.phase = True, "firmware"
+        elif GRUB_BANNER.search(line):
+            new_boot = new_boot or self.phase != "firmware"
+            self.phase = "grub"
+        elif KERNEL_BANNER.search(line):
+            new_boot = new_boot or self.phase == "kernel"
+            self.phase = "kernel"
+        elif self.phase is None:
+            self.phase = "unknown"
+        return new_boot
+
+
+def console_logger(sock_path, directory):
+    """Accept QEMU's serial connection and write one file per boot."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
     server.listen(1)
     conn, _addr = server.accept()
     number = len([f for f in os.listdir(directory) if f.startswith("boot-")])
+    splitter = BootSplitter()
     out = None
-    kernel_seen = False
     pending = b""
     while True:
         chunk = conn.recv(65536)
@@ -525,13 +570,7 @@ def console_logger(sock_path, directory):
         pending += chunk
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            new_boot = out is None
-            if FIRMWARE_BANNER.search(line):
-                new_boot, kernel_seen = True, False
-            elif KERNEL_BANNER.search(line):
-                new_boot = new_boot or kernel_seen
-                kernel_seen = True
-            if new_boot:
+            if splitter.starts_boot(line):
                 if out is not None:
                     out.close()
                 number += 1
@@ -547,7 +586,7 @@ def console_logger(sock_path, directory):
 # --- command line ---------------------------------------------------------------------------
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build")
     p.add_argument("--release", default="12", choices=sorted(RELEASES))
@@ -577,6 +616,7 @@ def main(argv=None):
     p.add_argument("name")
     p.add_argument("--timeout", type=int, default=600)
     sub.add_parser("accel")
+    sub.add_parser("prune")
     p = sub.add_parser("_console-logger")
     p.add_argument("socket")
     p.add_argument("directory")
@@ -603,6 +643,8 @@ def main(argv=None):
             print(current_console(args.name) or "")
         elif args.cmd == "wait-ssh":
             wait_ssh(args.name, args.timeout)
+        elif args.cmd == "prune":
+            print(json.dumps(prune(), indent=1))
         elif args.cmd == "accel":
             print(choose_accel(image_paths("12")["kernel"]))
         elif args.cmd == "_console-logger":
