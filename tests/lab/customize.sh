@@ -34,6 +34,11 @@ GRUB_CMDLINE_LINUX_DEFAULT=""
 GRUB_DISABLE_OS_PROBER=true
 EOF
 
+# Later rebuilds of the boot initrd (installing kdump-tools triggers one) take only
+# the modules this VM uses: minutes less under TCG. The initrd made here, in the
+# chroot, keeps Debian's MODULES=most, so the first boot finds its disk.
+printf 'MODULES=dep\n' > "$root/etc/initramfs-tools/conf.d/kdumplab.conf"
+
 # --- SSH: root by key only ----------------------------------------------------
 install -d -m 0700 "$root/root/.ssh"
 printf '%s\n' "$LAB_PUBKEY" > "$root/root/.ssh/authorized_keys"
