@@ -380,8 +380,10 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
     host_key = open(paths["host_key"]).read().split()
     with open(known_hosts, "w") as handle:
         handle.write("[127.0.0.1]:%d %s %s\n" % (ssh_port, host_key[0], host_key[1]))
+    # A new VM's console logs replace those of the previous run with this name.
     consoles = os.path.join(directory, "console")
-    os.makedirs(consoles, exist_ok=True)
+    shutil.rmtree(consoles, ignore_errors=True)
+    os.makedirs(consoles)
     sock = os.path.join(directory, "console.sock")
     if os.path.exists(sock):
         os.unlink(sock)
