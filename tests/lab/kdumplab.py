@@ -339,6 +339,12 @@ def read_pid(path):
     except OSError as exc:
         if exc.errno == errno.ESRCH:
             return None
+    try:
+        # "pid (comm) S ...": a zombie has exited and only waits to be reaped.
+        if open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+            return None
+    except (OSError, IndexError):
+        return None
     return pid
 
 
