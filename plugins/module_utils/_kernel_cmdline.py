@@ -73,8 +73,10 @@ class BootFiles(object):
 
 
 class Plan(object):
-    def __init__(self, backend, files=None, commands=None, validate=None, regenerated=None):
+    def __init__(self, backend, files=None, commands=None, validate=None, regenerated=None,
+                 checks=None):
         self.backend = backend
+        self.checks = checks or []        # argv lists that check the regenerated configuration
         self.files = files or {}          # path -> new text, or None to delete
         self.commands = commands or []    # argv lists, run in order after the writes
         self.validate = validate or {}    # path -> argv to check the new file (path appended)
@@ -212,7 +214,12 @@ class GrubBackend(Backend):
         files = changed_files(self.files, {_grub.DROPIN: text})
         validate = {_grub.DROPIN: ["sh", "-n"]} if text else {}
         commands = [[self.mkconfig]] if files else []
-        return Plan(self.name, files, commands, validate, [self.cfg] if files else [])
+        return Plan(self.name, files, commands, validate, [self.cfg] if files else [],
+                    self.script_checks() if files else [])
+
+    def script_checks(self):
+        checker = self.files.tool("grub-script-check") or self.files.tool("grub2-script-check")
+        return [[checker, self.cfg]] if checker else []
 
     def _plan_default_grub(self, args, state):
         text = self.files.read("/etc/default/grub")
@@ -225,7 +232,7 @@ class GrubBackend(Backend):
         files = changed_files(self.files, {"/etc/default/grub": new})
         commands = [[self.mkconfig, "-o", self.cfg]] if files else []
         return Plan(self.name, files, commands, {"/etc/default/grub": ["sh", "-n"]} if files else {},
-                    [self.cfg] if files else [])
+                    [self.cfg] if files else [], self.script_checks() if files else [])
 
     def next_boot(self, kernels="default"):
         text = self.files.read(self.cfg)

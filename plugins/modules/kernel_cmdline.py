@@ -185,7 +185,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import CmdlineError
+from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+    CmdlineError,
+    validate_args,
+)
 from ansible_collections.crashdump.kdump.plugins.module_utils._kernel_cmdline import (
     BootError,
     BootFiles,
@@ -281,6 +284,13 @@ def main():
     def read_only(argv):
         return module.run_command(argv, environ_update=ENV)
 
+    try:
+        validate_args(p["args"])
+    except CmdlineError as exc:
+        module.fail_json(msg=str(exc))
+    if p["kernels"] not in ("all", "default") and not os.path.isfile(p["kernels"]):
+        module.fail_json(msg="kernels: %s is not a kernel image on this host; expected all,"
+                             " default or the path of an installed kernel" % p["kernels"])
     files = BootFiles("/", run=read_only, which=module.get_bin_path)
     try:
         with open("/proc/cmdline") as handle:
@@ -338,6 +348,11 @@ def main():
                 rc, out, err = applier.run(argv)
                 if rc != 0:
                     raise BootError("%s failed (rc=%d): %s" % (" ".join(argv), rc, (err or out).strip()))
+            for argv in plan.checks:
+                rc, out, err = applier.run(argv)
+                if rc != 0:
+                    raise BootError("the regenerated configuration does not parse: %s: %s"
+                                    % (" ".join(argv), (err or out).strip()))
         elif plan.commands:
             module.warn("update_bootloader=false: run %s before rebooting, or the change does not"
                         " reach the next boot" % " ".join(plan.commands[0]))

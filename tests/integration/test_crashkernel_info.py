@@ -10,17 +10,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
-import re
 import struct
 import subprocess
 import sys
 
 import pytest
 
+from ansible_run import play
+
 MODULE = "crashdump.kdump.crashkernel_info"
-RESULT_LINE = re.compile(r"^(ok|changed|fatal): \[localhost\].*? => (\{.*\})$", re.MULTILINE)
 M = 1 << 20
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,24 +28,6 @@ def run(ansible_module, **args):
     contacted = getattr(ansible_module, MODULE)(**args)
     assert list(contacted.keys()) == ["localhost"]
     return contacted["localhost"]
-
-
-def play(tmp_path, tasks, *extra):
-    """Run tasks on localhost with ansible-playbook; return (rc, [task results])."""
-    book = tmp_path / "play.yml"
-    book.write_text(json.dumps([{"name": "test", "hosts": "localhost", "gather_facts": False,
-                                 "tasks": tasks}]))
-    env = dict(os.environ, ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_CALLBACK_FORMAT_PRETTY="false", ANSIBLE_DEPRECATION_WARNINGS="false",
-               ANSIBLE_NOCOLOR="1")
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-v",
-           "-i", os.path.join(COLLECTION, "tests/integration/inventory.ini"), str(book)]
-    out = subprocess.run(cmd + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True, env=env, check=False)
-    results = [dict(json.loads(m.group(2)), status=m.group(1))
-               for m in RESULT_LINE.finditer(out.stdout)]
-    assert results, out.stdout
-    return out.returncode, results
 
 
 def debug(expr):

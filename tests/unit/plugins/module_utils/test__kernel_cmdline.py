@@ -83,7 +83,7 @@ class Host(object):
 
 
 def debian_host(tmp_path):
-    host = Host(tmp_path, {"update-grub", "grub-mkconfig"})
+    host = Host(tmp_path, {"update-grub", "grub-mkconfig", "grub-script-check"})
     host.write("/etc/default/grub", fixture("debian12", "default-grub"))
     host.write("/etc/default/grub.d/kdump-tools.cfg", KDUMP_TOOLS_CFG)
     host.write("/boot/grub/grub.cfg", fixture("debian12", "grub.cfg"))
@@ -101,6 +101,7 @@ def test_debian_present_writes_only_the_dropin_and_runs_update_grub(tmp_path):
     assert plan.commands == [["/usr/sbin/update-grub"]]
     assert plan.validate == {_grub.DROPIN: ["sh", "-n"]}
     assert plan.regenerated == ["/boot/grub/grub.cfg"]
+    assert plan.checks == [["/usr/sbin/grub-script-check", "/boot/grub/grub.cfg"]]
     host.apply(plan)
     assert _grub.parse_dropin(host.files().read(_grub.DROPIN)) == {"crashkernel": ["256M"]}
     # idempotent: nothing more to do
