@@ -114,7 +114,9 @@ EXAMPLES = r"""
 - name: A reservation above 4 GiB with an explicit low area
   crashdump.kdump.kernel_cmdline:
     args:
-      crashkernel: [1G,high, 256M,low]
+      crashkernel:
+        - 1G,high
+        - 256M,low
   become: true
 
 - name: Use the value crashkernel_info recommends

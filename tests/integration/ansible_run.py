@@ -32,5 +32,3 @@ def play(tmp_path, tasks, *extra):
                for m in RESULT_LINE.finditer(out.stdout)]
     assert results, out.stdout
     return out.returncode, results
-
-

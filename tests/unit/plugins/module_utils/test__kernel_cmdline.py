@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -48,7 +47,7 @@ class Host(object):
     def run(self, argv):
         self.calls.append(list(argv))
         if argv[0] == "sh":
-            out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
             return out.returncode, out.stdout.decode(), out.stderr.decode()
         key = " ".join([os.path.basename(argv[0])] + list(argv[1:]))
         if key not in self.answers:
@@ -191,8 +190,8 @@ def test_rhel7_edits_grub_cmdline_linux_in_place(tmp_path, efi, cfg):
 def test_rhel9_efi_stub_is_not_the_target(tmp_path):
     host = Host(tmp_path, {"grub2-mkconfig"})
     host.write("/etc/default/grub", RHEL7_GRUB)
-    host.write("/boot/efi/EFI/redhat/grub.cfg", "search --no-floppy --fs-uuid --set=dev x\n"
-                                               "configfile ($dev)/grub2/grub.cfg\n")
+    stub = "search --no-floppy --fs-uuid --set=dev x\nconfigfile ($dev)/grub2/grub.cfg\n"
+    host.write("/boot/efi/EFI/redhat/grub.cfg", stub)
     assert make_backend("grub", host.files(), "x86_64").cfg == "/boot/grub2/grub.cfg"
 
 
