@@ -222,11 +222,20 @@ class GrubBackend(Backend):
         return [[checker, self.cfg]] if checker else []
 
     def _plan_default_grub(self, args, state):
+        # grub2-mkconfig writes GRUB_CMDLINE_LINUX, then GRUB_CMDLINE_LINUX_DEFAULT:
+        # a managed argument left in the second (SUSE keeps crashkernel= there)
+        # would come last and win, so it is removed from there and set in the first.
         text = self.files.read("/etc/default/grub")
-        current = _grub.get_shell_var(text, "GRUB_CMDLINE_LINUX") or ""
-        words = apply(split(current), args, state)
+        new = text
         try:
-            new = _grub.set_shell_var(text, "GRUB_CMDLINE_LINUX", join(words))
+            default = _grub.get_shell_var(text, "GRUB_CMDLINE_LINUX_DEFAULT")
+            if default is not None:
+                names = dict((name, None) for name, _values in validate_args(args))
+                stripped = join(apply(split(default), names, "absent"))
+                if stripped != default:
+                    new = _grub.set_shell_var(new, "GRUB_CMDLINE_LINUX_DEFAULT", stripped)
+            current = _grub.get_shell_var(new, "GRUB_CMDLINE_LINUX") or ""
+            new = _grub.set_shell_var(new, "GRUB_CMDLINE_LINUX", join(apply(split(current), args, state)))
         except _grub.GrubError as exc:
             raise BootError(str(exc))
         files = changed_files(self.files, {"/etc/default/grub": new})

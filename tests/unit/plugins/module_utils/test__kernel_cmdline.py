@@ -160,6 +160,21 @@ def test_grub_kernels_must_be_all_or_default(tmp_path):
         backend.plan({"crashkernel": "256M"}, "present", "/boot/vmlinuz-x")
 
 
+def test_ubuntu_2404_cloud_image(tmp_path):
+    host = Host(tmp_path, {"update-grub"})
+    host.write("/etc/default/grub", fixture("ubuntu2404", "default-grub"))
+    host.write("/etc/default/grub.d/kdump-tools.cfg", fixture("ubuntu2404", "kdump-tools.cfg"))
+    host.write("/etc/default/grub.d/50-cloudimg-settings.cfg",
+               fixture("ubuntu2404", "50-cloudimg-settings.cfg"))
+    backend = make_backend("auto", host.files(), "x86_64")
+    words = backend.effective_without_dropin()
+    assert words[-1].startswith("crashkernel=2G-4G:320M") and "console=ttyS0" in words
+    host.apply(backend.plan({"crashkernel": "512M"}, "present", "all"))
+    out = subprocess.run(["sh", "-c", _grub.EFFECTIVE_SCRIPT, "sh", host.root],
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    assert out.split("\0") == ["", "console=tty1 console=ttyS0 crashkernel=512M"]
+
+
 # --- grub, RHEL 7 / SUSE ----------------------------------------------------------------
 
 RHEL7_GRUB = """GRUB_TIMEOUT=5
@@ -185,6 +200,22 @@ def test_rhel7_edits_grub_cmdline_linux_in_place(tmp_path, efi, cfg):
     assert plan.files == {"/etc/default/grub": RHEL7_GRUB.replace(
         "crashkernel=auto", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M")}
     assert plan.commands == [["/usr/sbin/grub2-mkconfig", "-o", cfg]]
+
+
+def test_sles15_moves_crashkernel_out_of_the_default_variable(tmp_path):
+    host = Host(tmp_path, {"grub2-mkconfig"})
+    text = fixture("sles15", "default-grub")
+    host.write("/etc/default/grub", text)
+    backend = make_backend("auto", host.files(), "x86_64")
+    plan = backend.plan({"crashkernel": "256M"}, "present", "all")
+    new = plan.files["/etc/default/grub"]
+    assert _grub.get_shell_var(new, "GRUB_CMDLINE_LINUX") == "crashkernel=256M"
+    assert _grub.get_shell_var(new, "GRUB_CMDLINE_LINUX_DEFAULT") == (
+        "splash=silent resume=/dev/disk/by-uuid/5bd7b1a4-4e21-4b6e-a1d4-6f4f5f0f1f1f"
+        " mitigations=auto quiet security=apparmor")
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines()) if a != b]
+    assert len(changed) == 2 and len(text.splitlines()) == len(new.splitlines())
+    assert plan.commands == [["/usr/sbin/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]]
 
 
 def test_rhel9_efi_stub_is_not_the_target(tmp_path):
