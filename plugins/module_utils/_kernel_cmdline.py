@@ -132,6 +132,39 @@ class Backend(object):
     def check_host(self):
         """Fail unless this host really boots with this backend."""
 
+    def require_tool(self, name):
+        path = self.files.tool(name)
+        if not path:
+            raise BootError("backend %s: %s is not installed" % (self.name, name))
+        return path
+
+    def kernel_cmdline_file(self, args, state, kernels, fallback=None):
+        """The new /etc/kernel/cmdline (what kernels installed later get), as a plan entry."""
+        if kernels != "all":
+            return {}
+        text = self.files.read("/etc/kernel/cmdline")
+        if text is None:
+            if fallback is None:
+                return {}
+            text = fallback
+        try:
+            return {"/etc/kernel/cmdline": _bls.edit_kernel_cmdline_file(text, args, state)}
+        except _bls.BlsError as exc:
+            raise BootError(str(exc))
+
+    def entries_for(self, paths, kernels, default_paths=None):
+        """The BLS entry files of ``kernels``: all, the default one, or a kernel path's."""
+        if kernels == "all":
+            return paths
+        if kernels == "default":
+            return default_paths if default_paths is not None else paths[-1:]
+        chosen = [p for p in paths
+                  if _bls.parse_entry(self.files.read(p) or "").get("linux", "").endswith(
+                      os.path.basename(kernels))]
+        if not chosen:
+            raise BootError("no boot entry for kernel %s" % kernels)
+        return chosen
+
     def plan(self, args, state, kernels):
         raise BootError("backend %s cannot plan" % self.name)
 
@@ -270,9 +303,7 @@ class GrubbyBackend(Backend):
     name = "grubby"
 
     def check_host(self):
-        self.grubby = self.files.tool("grubby")
-        if not self.grubby:
-            raise BootError("backend grubby: grubby is not installed")
+        self.grubby = self.require_tool("grubby")
 
     def info(self, which):
         rc, out, err = self.files.run([self.grubby, "--info=%s" % which])
@@ -289,14 +320,7 @@ class GrubbyBackend(Backend):
         needs = any(split(e.get("args", "")) != apply(split(e.get("args", "")), args, state)
                     for e in entries)
         commands = _bls.grubby_argv(self.grubby, kernels, checked, state) if needs else []
-        files = {}
-        cmdline_text = self.files.read("/etc/kernel/cmdline")
-        if cmdline_text is not None and kernels == "all":
-            try:
-                new = _bls.edit_kernel_cmdline_file(cmdline_text, args, state)
-            except _bls.BlsError as exc:
-                raise BootError(str(exc))
-            files = changed_files(self.files, {"/etc/kernel/cmdline": new})
+        files = changed_files(self.files, self.kernel_cmdline_file(args, state, kernels))
         return Plan(self.name, files, commands)
 
     def next_boot(self, kernels="default"):
@@ -312,9 +336,7 @@ class ZiplBackend(Backend):
     name = "zipl"
 
     def check_host(self):
-        self.zipl = self.files.tool("zipl")
-        if not self.zipl:
-            raise BootError("backend zipl: zipl is not installed")
+        self.zipl = self.require_tool("zipl")
         self.bls = bool(self.files.glob("/boot/loader/entries/*.conf"))
         if not self.bls and self.files.read("/etc/zipl.conf") is None:
             raise BootError("backend zipl: neither /etc/zipl.conf nor BLS entries exist")
@@ -336,24 +358,12 @@ class ZiplBackend(Backend):
                 wanted["/etc/zipl.conf"] = _bls.edit_zipl(text, args, state, sections)
             except _bls.BlsError as exc:
                 raise BootError(str(exc))
-        cmdline_text = self.files.read("/etc/kernel/cmdline")
-        if cmdline_text is not None and kernels == "all":
-            wanted["/etc/kernel/cmdline"] = _bls.edit_kernel_cmdline_file(cmdline_text, args, state)
+        wanted.update(self.kernel_cmdline_file(args, state, kernels))
         files = changed_files(self.files, wanted)
         return Plan(self.name, files, [[self.zipl]] if files else [])
 
     def entry_paths(self, kernels):
-        paths = self.files.glob("/boot/loader/entries/*.conf")
-        if kernels == "all":
-            return paths
-        if kernels == "default":
-            return paths[-1:]
-        chosen = [p for p in paths
-                  if _bls.parse_entry(self.files.read(p) or "").get("linux", "").endswith(
-                      os.path.basename(kernels))]
-        if not chosen:
-            raise BootError("no boot entry for kernel %s" % kernels)
-        return chosen
+        return self.entries_for(self.files.glob("/boot/loader/entries/*.conf"), kernels)
 
     def next_boot(self, kernels="default"):
         if self.bls:
@@ -387,38 +397,25 @@ class SystemdBootBackend(Backend):
 
     def entry_paths(self, kernels):
         paths = self.files.glob(self.esp + "/loader/entries/*.conf")
-        if kernels == "all":
-            return paths
+        default = None
         if kernels == "default":
             loader = self.files.read(self.esp + "/loader/loader.conf") or ""
             for line in loader.splitlines():
                 parts = line.split()
                 if len(parts) == 2 and parts[0] == "default":
                     chosen = [p for p in paths if fnmatch.fnmatch(os.path.basename(p), parts[1])]
-                    if chosen:
-                        return chosen[-1:]
-            return paths[-1:]
-        chosen = [p for p in paths
-                  if _bls.parse_entry(self.files.read(p) or "").get("linux", "").endswith(
-                      os.path.basename(kernels))]
-        if not chosen:
-            raise BootError("no loader entry for kernel %s" % kernels)
-        return chosen
+                    default = chosen[-1:] or None
+        return self.entries_for(paths, kernels, default)
 
     def plan(self, args, state, kernels):
         validate_args(args)
         wanted = {}
         for path in self.entry_paths(kernels):
             wanted[path] = _bls.edit_entry_options(self.files.read(path), args, state)
-        if kernels == "all":
-            text = self.files.read("/etc/kernel/cmdline")
-            if text is None:
-                text = self.files.read("/proc/cmdline") or ""
-                text = join(w for w in split(text) if not w.startswith(("BOOT_IMAGE=", "initrd=")))
-            try:
-                wanted["/etc/kernel/cmdline"] = _bls.edit_kernel_cmdline_file(text, args, state)
-            except _bls.BlsError as exc:
-                raise BootError(str(exc))
+        # Without /etc/kernel/cmdline, kernel-install uses the running command line.
+        running = join(w for w in split(self.files.read("/proc/cmdline") or "")
+                       if not w.startswith(("BOOT_IMAGE=", "initrd=")))
+        wanted.update(self.kernel_cmdline_file(args, state, kernels, fallback=running))
         return Plan(self.name, changed_files(self.files, wanted), [])
 
     def next_boot(self, kernels="default"):
@@ -434,9 +431,7 @@ class OstreeBackend(Backend):
     name = "ostree"
 
     def check_host(self):
-        self.tool = self.files.tool("rpm-ostree")
-        if not self.tool:
-            raise BootError("backend ostree: rpm-ostree is not installed")
+        self.tool = self.require_tool("rpm-ostree")
         if not self.files.exists("/run/ostree-booted"):
             raise BootError("backend ostree: /run/ostree-booted does not exist; this host"
                             " does not boot an ostree deployment")
