@@ -189,6 +189,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     CmdlineError,
+    apply,
+    join,
+    split,
     validate_args,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils._kernel_cmdline import (
@@ -314,8 +317,10 @@ def main():
             diffs.append(dict(before=files.read(path) or "", after=text or "",
                               before_header=path, after_header=path))
         if not plan.files and plan.commands:
-            diffs.append(dict(before=before_next + "\n", after="(after %s)\n" % " ".join(plan.commands[0]),
-                              before_header="next boot", after_header="next boot"))
+            after = join(apply(split(before_next), p["args"], p["state"]))
+            diffs.append(dict(before=before_next + "\n", after=after + "\n",
+                              before_header="next boot command line",
+                              after_header="next boot command line"))
         result["diff"] = diffs
 
     if plan.is_empty() or module.check_mode:
