@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""/etc/kdump.conf of kdump-utils (Fedora, RHEL), edited in place.
+
+PRIVATE to the crashdump.kdump collection: this is not a public API and may
+change without notice. Pure Python, no Ansible import, runs on Python 3.8+.
+
+The file holds one directive per line (``directive value...``) and ``#``
+comments. kdumpctl accepts one dump target: ``raw``, ``nfs``, ``ssh``,
+``virtiofs`` or a filesystem type followed by a device, UUID= or LABEL=.
+Lines the caller does not change stay byte for byte.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+FS_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs")
+TARGET_DIRECTIVES = ("raw", "nfs", "ssh") + FS_TYPES
+KNOWN = TARGET_DIRECTIVES + (
+    "path", "sshkey", "core_collector", "kdump_post", "kdump_pre", "extra_bins",
+    "extra_modules", "failure_action", "default", "final_action", "force_rebuild",
+    "force_no_rebuild", "dracut_args", "fence_kdump_args", "fence_kdump_nodes",
+    "auto_reset_crashkernel",
+)
+_LINE = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s+)(.*?)(\s*)$")
+
+
+class KdumpConfError(ValueError):
+    """A directive or value that kdumpctl would not read as meant; the message says which."""
+
+
+def check_value(directive, value):
+    value = str(value)
+    if not value or "\n" in value or "\r" in value or "#" in value:
+        raise KdumpConfError("/etc/kdump.conf %s: value %r must be one non-empty line without"
+                             " '#'" % (directive, value))
+    return value
+
+
+class KdumpConf(object):
+    def __init__(self, text=""):
+        self.lines = (text or "").splitlines(True)
+
+    def render(self):
+        return "".join(self.lines)
+
+    def _entries(self):
+        for index, line in enumerate(self.lines):
+            if line.lstrip().startswith("#"):
+                continue
+            match = _LINE.match(line.rstrip("\n"))
+            if match:
+                yield index, match.group(2), match.group(4)
+
+    def get(self, directive):
+        """The value of the last ``directive`` line, or None."""
+        found = None
+        for _index, name, value in self._entries():
+            if name == directive:
+                found = value
+        return found
+
+    def directives(self):
+        return [(name, value) for _index, name, value in self._entries()]
+
+    def target(self):
+        """``(type, value)`` of the dump target, or None for the default (local /var/crash)."""
+        found = None
+        for _index, name, value in self._entries():
+            if name in TARGET_DIRECTIVES:
+                found = (name, value)
+        return found
+
+    def set(self, directive, value):
+        """Set one directive in place (its last line), or append it. True when changed."""
+        if directive not in KNOWN:
+            raise KdumpConfError("/etc/kdump.conf: unknown directive %r; expected one of %s"
+                                 % (directive, ", ".join(KNOWN)))
+        value = check_value(directive, value)
+        if self.get(directive) == value:
+            return False
+        last = None
+        for index, name, _value in self._entries():
+            if name == directive:
+                last = index
+        new = "%s %s\n" % (directive, value)
+        if last is None:
+            if self.lines and not self.lines[-1].endswith("\n"):
+                self.lines[-1] += "\n"
+            self.lines.append(new)
+        else:
+            self.lines[last] = new
+        return True
+
+    def unset(self, directive):
+        before = len(self.lines)
+        drop = set(index for index, name, _value in self._entries() if name == directive)
+        self.lines = [line for index, line in enumerate(self.lines) if index not in drop]
+        return len(self.lines) != before
+
+    def set_target(self, kind, value):
+        """Make ``kind value`` the only dump target. True when changed."""
+        if kind not in TARGET_DIRECTIVES:
+            raise KdumpConfError("/etc/kdump.conf: %r is not a dump target; expected one of %s"
+                                 % (kind, ", ".join(TARGET_DIRECTIVES)))
+        value = check_value(kind, value)
+        if self.target() == (kind, value) and sum(
+                1 for _i, name, _v in self._entries() if name in TARGET_DIRECTIVES) == 1:
+            return False
+        changed = False
+        for other in TARGET_DIRECTIVES:
+            if other != kind:
+                changed = self.unset(other) or changed
+        return self.set(kind, value) or changed
