@@ -108,7 +108,12 @@ def run(argv, **kwargs):
 # --- image ------------------------------------------------------------------------
 
 def debian_mirror():
-    """The Debian mirror this machine's apt uses (deb822 or one-line sources)."""
+    """The Debian mirror this machine's apt uses (deb822 or one-line sources).
+
+    KDUMP_LAB_MIRROR overrides it.
+    """
+    if os.environ.get("KDUMP_LAB_MIRROR"):
+        return os.environ["KDUMP_LAB_MIRROR"].rstrip("/")
     candidates = []
     for path in ["/etc/apt/sources.list"] + sorted(
             os.path.join("/etc/apt/sources.list.d", f) for f in os.listdir("/etc/apt/sources.list.d")
@@ -122,7 +127,8 @@ def debian_mirror():
     for uri in candidates:
         if "security" not in uri and "debian" in uri:
             return uri.rstrip("/")
-    return "http://deb.debian.org/debian"
+    raise LabError("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d;"
+                   " set KDUMP_LAB_MIRROR to the mirror's URL")
 
 
 def image_key(release):

@@ -81,6 +81,11 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert kdumplab.cache_dir() == os.path.join(str(tmp_path), "crashdump-kdump", "lab")
 
 
+def test_mirror_override(monkeypatch):
+    monkeypatch.setenv("KDUMP_LAB_MIRROR", "http://mirror.example/debian/")
+    assert kdumplab.debian_mirror() == "http://mirror.example/debian"
+
+
 def test_forced_accelerator(monkeypatch):
     monkeypatch.setenv("KDUMP_LAB_ACCEL", "tcg")
     assert kdumplab.choose_accel("/nonexistent") == "tcg"
