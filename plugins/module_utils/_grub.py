@@ -29,6 +29,8 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     make_word,
     split,
     validate_args,
+    word_name,
+    word_value,
 )
 
 DROPIN = "/etc/default/grub.d/zz-crashdump-kdump.cfg"
@@ -72,20 +74,30 @@ def parse_dropin(text):
     return data
 
 
-def merge(managed, args, state):
-    """New managed arguments after applying ``args`` with ``state``."""
+def merge(managed, args, state, others=None):
+    """New managed arguments after applying ``args`` with ``state``.
+
+    With absent, an argument the drop-in no longer sets stays recorded as
+    "strip" (None) while another file still adds it: ``others`` are the words
+    the other files put on the command line. Without ``others`` (unknown) it
+    is always kept as "strip".
+    """
     result = dict(managed)
     for name, values in validate_args(args):
         if state == "present":
             result[name] = values
-        elif state == "absent":
-            if values == [None] or name not in result or result[name] is None:
-                result[name] = None
-            else:
-                kept = [v for v in result[name] if v not in values]
-                result[name] = kept or None
-        else:
+            continue
+        if state != "absent":
             raise CmdlineError("state %r: expected present or absent" % state)
+        current = result.pop(name, None) or []
+        if values != [None]:
+            kept = [v for v in current if v not in values]
+            if kept:
+                result[name] = kept
+                continue
+        if others is None or any(word_name(w) == name and (values == [None] or word_value(w) in values)
+                                 for w in others):
+            result[name] = None
     return result
 
 
@@ -192,7 +204,6 @@ def parse_grub_cfg(text):
     stack = []          # (kind, index, title, id)
     top = [0]           # next index at each level
     current = None
-    depth = 0
     for line in text.splitlines():
         sub = _SUBMENU.match(line)
         entry = _MENUENTRY.match(line)
@@ -212,7 +223,6 @@ def parse_grub_cfg(text):
                            "parent_ids": [s[3] for s in stack]}
                 entries.append(current)
                 stack.append(("entry", index, match.group(2), None))
-            depth += 1
             continue
         if current is not None and stack and stack[-1][0] == "entry":
             linux = _LINUX.match(line)
@@ -225,7 +235,6 @@ def parse_grub_cfg(text):
                 top.pop()
             else:
                 current = None
-            depth -= 1
     return entries
 
 

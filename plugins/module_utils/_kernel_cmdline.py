@@ -26,6 +26,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils import _bls, _grub
 from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     apply,
     join,
+    managed_values,
     split,
     validate_args,
     word_name,
@@ -227,22 +228,8 @@ class GrubBackend(Backend):
             managed = _grub.parse_dropin(self.files.read(_grub.DROPIN) or "")
         except _grub.GrubError as exc:
             raise BootError(str(exc))
-        checked = validate_args(args)
-        others = self.effective_without_dropin()
-        for name, values in checked:
-            if state == "present":
-                managed[name] = values
-                continue
-            current = managed.pop(name, None) or []
-            if values != [None]:
-                remaining = [v for v in current if v not in values]
-                if remaining:
-                    managed[name] = remaining
-                    continue
-            # Another file still puts it on the command line: strip it there.
-            if any(word_name(w) == name and (values == [None] or w.partition("=")[2] in values)
-                   for w in others):
-                managed[name] = None
+        others = self.effective_without_dropin() if state == "absent" else None
+        managed = _grub.merge(managed, args, state, others)
         text = _grub.render_dropin(managed)
         files = changed_files(self.files, {_grub.DROPIN: text})
         validate = {_grub.DROPIN: ["sh", "-n"]} if text else {}
@@ -351,7 +338,8 @@ class ZiplBackend(Backend):
             text = self.files.read("/etc/zipl.conf")
             sections = None
             if kernels == "default":
-                sections = [_bls.zipl_default(text)] if _bls.zipl_default(text) else None
+                default = _bls.zipl_default(text)
+                sections = [default] if default else None
             elif kernels != "all":
                 raise BootError("backend zipl without BLS entries: kernels must be all or default")
             try:
@@ -473,13 +461,7 @@ class OstreeBackend(Backend):
 
 def managed_state(cmdline, args):
     """``{name: [values]}`` of the managed names on a command line."""
-    names = [name for name, _values in validate_args(args)]
-    found = dict((name, []) for name in names)
-    for word in split(cmdline):
-        name = word_name(word)
-        if name in found:
-            found[name].append(word.partition("=")[2] if "=" in word else None)
-    return found
+    return managed_values(split(cmdline), [name for name, _values in validate_args(args)])
 
 
 def satisfied(cmdline, args, state):
