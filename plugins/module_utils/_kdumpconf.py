@@ -27,6 +27,7 @@ KNOWN = TARGET_DIRECTIVES + (
     "force_no_rebuild", "dracut_args", "fence_kdump_args", "fence_kdump_nodes",
     "auto_reset_crashkernel",
 )
+_COMMENTED = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)\s+\S")
 _LINE = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s+)(.*?)(\s*)$")
 
 
@@ -89,12 +90,18 @@ class KdumpConf(object):
             if name == directive:
                 last = index
         new = "%s %s\n" % (directive, value)
-        if last is None:
-            if self.lines and not self.lines[-1].endswith("\n"):
-                self.lines[-1] += "\n"
-            self.lines.append(new)
-        else:
+        if last is not None:
             self.lines[last] = new
+            return True
+        # After the package's commented example of the directive, if there is one.
+        for index in range(len(self.lines) - 1, -1, -1):
+            match = _COMMENTED.match(self.lines[index])
+            if match and match.group(1) == directive:
+                self.lines.insert(index + 1, new)
+                return True
+        if self.lines and not self.lines[-1].endswith("\n"):
+            self.lines[-1] += "\n"
+        self.lines.append(new)
         return True
 
     def unset(self, directive):

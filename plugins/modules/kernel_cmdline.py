@@ -182,11 +182,10 @@ backup_files:
 """
 
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
 from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     CmdlineError,
     apply,
@@ -203,72 +202,6 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kernel_cmdline im
 )
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
-
-
-class Applier(object):
-    """Writes a plan's files, runs its commands, and undoes both on failure."""
-
-    def __init__(self, module):
-        self.module = module
-        self.saved = {}       # path -> previous text (None: did not exist)
-        self.commands = []
-
-    def run(self, argv):
-        self.commands.append(list(argv))
-        rc, out, err = self.module.run_command(argv, environ_update=ENV)
-        return rc, out, err
-
-    def check_new_file(self, path, text, validate):
-        directory = os.path.dirname(path) or "."
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".crashdump-kdump-")
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-            if validate:
-                rc, out_text, err = self.module.run_command(validate + [tmp], environ_update=ENV)
-                if rc != 0:
-                    raise BootError("the new %s does not pass %s: %s" % (
-                        path, " ".join(validate), (err or out_text).strip()))
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return tmp
-
-    def snapshot(self, path):
-        if path not in self.saved:
-            try:
-                with open(path) as handle:
-                    self.saved[path] = handle.read()
-            except (IOError, OSError):
-                self.saved[path] = None
-
-    def write(self, path, tmp):
-        self.snapshot(path)
-        if os.path.exists(path):
-            shutil.copymode(path, tmp)
-            stat = os.stat(path)
-            os.chown(tmp, stat.st_uid, stat.st_gid)
-        else:
-            os.chmod(tmp, 0o644)
-        self.module.atomic_move(tmp, path)
-
-    def delete(self, path):
-        self.snapshot(path)
-        if os.path.exists(path):
-            os.unlink(path)
-
-    def restore(self):
-        for path, text in self.saved.items():
-            if text is None:
-                if os.path.exists(path):
-                    os.unlink(path)
-                continue
-            handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".")
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-            if os.path.exists(path):
-                shutil.copymode(path, tmp)
-            self.module.atomic_move(tmp, path)
 
 
 def main():
@@ -367,7 +300,7 @@ def main():
         if (p["update_bootloader"] or not regenerate) and not satisfied(next_boot, p["args"], p["state"]):
             raise BootError("the regenerated boot configuration does not carry the requested"
                             " arguments: the default entry boots with %r" % next_boot)
-    except (BootError, CmdlineError, OSError) as exc:
+    except (ApplyError, BootError, CmdlineError, OSError) as exc:
         for tmp in tmps.values():
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -1,0 +1,521 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kdump_target
+short_description: Configure where and how kdump saves the crash dump, and check that it will fit and arrive
+version_added: 0.1.0
+description:
+  - Writes one distribution-neutral dump target description into the native configuration of the
+    host's kdump tools, and checks before any crash that the dump will fit and arrive (pre-flight).
+  - "Debian and Ubuntu (kdump-tools): C(/etc/default/kdump-tools). kdump-tools runs
+    C(ssh user@host) with no port or host key option, so an V(ssh) target is reached through a host
+    alias that this module defines in C(/etc/ssh/ssh_config.d/crashdump-kdump.conf) (real host,
+    port, key, and the pinned host key in C(/etc/crashdump-kdump/known_hosts)). Both files are
+    removed when the target stops being V(ssh)."
+  - "Fedora, RHEL and clones (kdump-utils or kexec-tools): C(/etc/kdump.conf), plus
+    C(KDUMP_COMMANDLINE_APPEND) in C(/etc/sysconfig/kdump); the host key of an V(ssh) target is
+    pinned in C(/root/.ssh/known_hosts), which the kdump initrd copies."
+  - "SUSE (kdump): C(/etc/sysconfig/kdump), the target as a C(KDUMP_SAVEDIR) URL, the host key in
+    C(KDUMP_HOST_KEY)."
+  - Comments and settings the module does not manage stay as they were; managed values are
+    replaced where they are. Shell files are written with quoting that the shell reads back
+    exactly. A combination that the family's tools cannot do (a V(raw) target with kdump-tools, a
+    port other than 22 with kdump.conf, ...) fails with a message that says so, and nothing is
+    written.
+  - The module does not rebuild the kdump initrd or reload the capture kernel; it returns
+    RV(rebuild_initrd) and RV(reload_required) for the step that does.
+  - The expected dump size is estimated from C(/proc/meminfo) and O(dump_level) (see
+    O(required_space)).
+author:
+  - crashdump.kdump contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - crashdump.kdump.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Pre-flight checks still run in check mode; an NFS check mounts and unmounts the export.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - V(present) writes the configuration (after the pre-flight checks when O(preflight=true)).
+      - V(checked) only runs the pre-flight checks against the described target and changes
+        nothing.
+    type: str
+    choices: [present, checked]
+    default: present
+  family:
+    description: The kdump implementation. V(auto) reads C(/etc/os-release).
+    type: str
+    choices: [auto, debian, redhat, suse]
+    default: auto
+  type:
+    description:
+      - V(local) a directory on the root filesystem (O(path)).
+      - V(fs) a directory O(path) on the filesystem O(device). kdump-tools and SUSE write to it
+        through its C(/etc/fstab) mount point, which the capture boot mounts; kdump.conf names it
+        directly (C(ext4 UUID=...)).
+      - V(raw) the block device O(device) (kdump.conf only); the dump overwrites it.
+      - V(nfs) the directory O(path) below the export O(nfs).
+      - V(ssh) the directory O(path) on O(ssh), logged in with O(ssh_key).
+    type: str
+    choices: [local, fs, raw, nfs, ssh]
+    default: local
+  path:
+    description:
+      - The dump directory. V(local), V(nfs) and V(ssh) default to V(/var/crash); for V(fs) it is
+        relative to the filesystem's root and defaults to V(/).
+    type: str
+  device:
+    description: For V(fs) a device path, V(UUID=), V(LABEL=) or V(PARTUUID=); for V(raw) a device path.
+    type: str
+  fstype:
+    description: For V(fs) on kdump.conf, the filesystem type; read with blkid or from fstab when not given.
+    type: str
+    choices: [ext2, ext3, ext4, xfs, btrfs, minix, virtiofs]
+  nfs:
+    description: For V(nfs), V(SERVER:/EXPORT).
+    type: str
+  ssh:
+    description: For V(ssh), V(USER@HOST).
+    type: str
+  ssh_port:
+    description: For V(ssh), the server's SSH port.
+    type: int
+    default: 22
+  ssh_key:
+    description:
+      - For V(ssh), the private key kdump logs in with. It must exist and be readable by root
+        only; its C(.pub) goes to the dump server (see the P(crashdump.kdump.dump_server#role) role).
+    type: path
+    default: /root/.ssh/kdump_id_ed25519
+  ssh_host_key:
+    description:
+      - For V(ssh), the server's public host key (a line such as the server's
+        C(/etc/ssh/ssh_host_ed25519_key.pub)). It is pinned where the family's tools read it.
+        Without it, the key must already be known there; an unknown key is never accepted.
+    type: str
+  dump_level:
+    description: makedumpfile's C(-d) page filter, 0 (keep all) to 31 (only kernel pages).
+    type: int
+    default: 31
+  compression:
+    description:
+      - Page compression. V(auto) picks the best the host's makedumpfile has (C(makedumpfile -v)),
+        zstd, then lzo, then zlib. V(none) writes uncompressed pages (ELF on SUSE).
+    type: str
+    choices: [auto, zstd, lzo, snappy, zlib, none]
+    default: auto
+  makedumpfile_args:
+    description:
+      - More makedumpfile arguments, one per item (for example V(--message-level), V(7)). Flags the
+        module sets itself (C(-d), C(-c), C(-l), C(-p), C(-z), C(-F), C(-E)) are refused.
+        Flattened output (C(-F)) is added where the transport needs it.
+    type: list
+    elements: str
+    default: []
+  failure_action:
+    description:
+      - What the capture kernel does when saving fails. Null leaves the tool's default.
+        kdump-tools accepts reboot, halt and poweroff; SUSE only reboot.
+    type: str
+    choices: [reboot, halt, poweroff, shell, dump_to_rootfs]
+  final_action:
+    description: What the capture kernel does after saving (kdump.conf; others always reboot). Null leaves the default.
+    type: str
+    choices: [reboot, halt, poweroff]
+  keep:
+    description:
+      - Keep the newest N dumps, delete older ones after saving; V(0) keeps all; null leaves the
+        tool's setting (kdump-tools keeps all, SUSE 5). kdump-tools (local and fs targets) and
+        SUSE only.
+    type: int
+  cmdline_append:
+    description: Words to add to the capture kernel's command line; words already there stay.
+    type: list
+    elements: str
+    default: []
+  extra_modules:
+    description: Kernel modules to add to the kdump initrd (kdump.conf C(extra_modules)).
+    type: list
+    elements: str
+    default: []
+  preflight:
+    description: Run the pre-flight checks; with O(state=present) nothing is written when one fails.
+    type: bool
+    default: true
+  required_space:
+    description:
+      - Free space the target must have, as a size (V(2G), V(512M)). The default is an estimate
+        of the dump before compression, from C(/proc/meminfo) now and O(dump_level) - the RAM
+        makedumpfile keeps (without page cache for bit 2/4, user pages for 8, free pages for 16)
+        plus 10% and 16 MiB.
+    type: str
+  backup:
+    description: Keep a timestamped copy of each changed file.
+    type: bool
+    default: false
+notes:
+  - Supports the formats of kdump-tools 1.8 and later, kdump-utils 1.0 and kexec-tools 2.0.2x, SUSE kdump 1.x.
+seealso:
+  - module: crashdump.kdump.kernel_cmdline
+  - module: crashdump.kdump.crashkernel_info
+"""
+
+EXAMPLES = r"""
+- name: Local directory on the root filesystem, keep the three newest dumps
+  crashdump.kdump.kdump_target:
+    type: local
+    path: /var/crash
+    keep: 3
+
+- name: A dedicated filesystem, given by label (on Debian it must be in /etc/fstab)
+  crashdump.kdump.kdump_target:
+    type: fs
+    device: LABEL=kdump
+    path: /dumps
+
+- name: A raw partition (Fedora/RHEL); the dump overwrites it
+  crashdump.kdump.kdump_target:
+    type: raw
+    device: /dev/disk/by-partlabel/kdump
+
+- name: An NFS export, lzo compression
+  crashdump.kdump.kdump_target:
+    type: nfs
+    nfs: dumps.example.com:/srv/kdump
+    path: /clients
+    compression: lzo
+
+- name: An SSH dump server with a pinned host key, on a non-standard port
+  crashdump.kdump.kdump_target:
+    type: ssh
+    ssh: kdump@dumps.example.com
+    ssh_port: 2222
+    ssh_key: /root/.ssh/kdump_id_ed25519
+    ssh_host_key: "{{ hostvars['dumps.example.com'].dump_server_host_key }}"
+    path: /srv/kdump
+  register: target
+
+- name: Only check that the configured target can take a dump now
+  crashdump.kdump.kdump_target:
+    state: checked
+    type: ssh
+    ssh: kdump@dumps.example.com
+"""
+
+RETURN = r"""
+family:
+  description: The kdump implementation written for.
+  returned: always
+  type: str
+  sample: debian
+location:
+  description: Where dumps go.
+  returned: always
+  type: str
+  sample: "ssh:kdump@dumps.example.com:/srv/kdump port 2222"
+local_dir:
+  description: The directory on this host the dump is written to (local and fs targets).
+  returned: always
+  type: str
+  sample: /var/crash
+collector:
+  description: The makedumpfile command line the capture kernel runs.
+  returned: always
+  type: str
+  sample: makedumpfile -F -z -d 31
+compression:
+  description: The compression chosen (after V(auto)).
+  returned: always
+  type: str
+  sample: zstd
+flattened:
+  description: Whether makedumpfile writes flattened output (C(-F)) for this target.
+  returned: always
+  type: bool
+makedumpfile_version:
+  description: From C(makedumpfile -v); null when makedumpfile is not installed.
+  returned: always
+  type: str
+  sample: 1.7.2
+expected_dump_size:
+  description: The space in bytes the pre-flight checks required.
+  returned: always
+  type: int
+  sample: 268435456
+files:
+  description: The files changed (or that would change), including deleted ones.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/default/kdump-tools"]
+rebuild_initrd:
+  description: Whether the kdump initrd must be rebuilt for the change to take effect.
+  returned: always
+  type: bool
+reload_required:
+  description: Whether the capture kernel must be reloaded for the change to take effect.
+  returned: always
+  type: bool
+preflight:
+  description: The checks run - name, result and a message naming the target.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    check:
+      description: mounted, writable, space, device, unused, mount, unmount, key, host_key or login.
+      type: str
+    ok:
+      description: Whether it passed.
+      type: bool
+    message:
+      description: What was found; on failure what to fix.
+      type: str
+backup_files:
+  description: Backup copies made when O(backup=true).
+  returned: when backups were made
+  type: list
+  elements: str
+"""
+
+import os
+import re
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
+from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+    CrashkernelError,
+    parse_size,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+    DEBIAN_KNOWN_HOSTS,
+    FILES,
+    REDHAT_KNOWN_HOSTS,
+    Target,
+    TargetError,
+    SHELL_FILES,
+    expected_dump_bytes,
+    known_hosts_name,
+    parse_makedumpfile_version,
+    parse_meminfo,
+    plan,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import preflight
+
+ENV = {"LC_ALL": "C", "LANG": "C"}
+OPTIONS = ("type", "path", "device", "fstype", "nfs", "ssh", "ssh_port", "ssh_key",
+           "ssh_host_key", "dump_level", "compression", "makedumpfile_args", "failure_action",
+           "final_action", "keep", "cmdline_append", "extra_modules")
+PRIVATE = (DEBIAN_KNOWN_HOSTS, REDHAT_KNOWN_HOSTS)
+
+
+def read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def detect_family(os_release):
+    ids = []
+    for line in (os_release or "").splitlines():
+        match = re.match(r'^(ID|ID_LIKE)=["\']?([^"\']*)', line)
+        if match:
+            ids += match.group(2).lower().split()
+    for name in ids:
+        if name in ("debian", "ubuntu"):
+            return "debian"
+        if name in ("rhel", "fedora", "centos", "rocky", "almalinux", "ol"):
+            return "redhat"
+        if name in ("suse", "sles", "opensuse", "opensuse-leap", "opensuse-tumbleweed"):
+            return "suse"
+    return None
+
+
+def device_facts(module, device):
+    """Aliases (DEVNAME, UUID=, LABEL=, PARTUUID=) and the filesystem type of ``device``."""
+    blkid = module.get_bin_path("blkid")
+    if not blkid or not device:
+        return (), None
+    if device.startswith("/dev/"):
+        argv = [blkid, "-o", "export", device]
+    else:
+        argv = [blkid, "-o", "export", "-t", device]
+    rc, out, _err = module.run_command(argv, environ_update=ENV)
+    if rc != 0:
+        return (), None
+    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    aliases = [fields[k] for k in ("DEVNAME",) if k in fields]
+    aliases += ["%s=%s" % (k, fields[k]) for k in ("UUID", "LABEL", "PARTUUID") if k in fields]
+    if "DEVNAME" in fields:
+        aliases += [path for path in (os.path.realpath(fields["DEVNAME"]),)]
+    return tuple(aliases), fields.get("TYPE")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", default="present", choices=["present", "checked"]),
+            family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
+            type=dict(type="str", default="local", choices=["local", "fs", "raw", "nfs", "ssh"]),
+            path=dict(type="str"),
+            device=dict(type="str"),
+            fstype=dict(type="str", choices=["ext2", "ext3", "ext4", "xfs", "btrfs", "minix",
+                                             "virtiofs"]),
+            nfs=dict(type="str"),
+            ssh=dict(type="str"),
+            ssh_port=dict(type="int", default=22),
+            ssh_key=dict(type="path", default="/root/.ssh/kdump_id_ed25519"),
+            ssh_host_key=dict(type="str", no_log=False),
+            dump_level=dict(type="int", default=31),
+            compression=dict(type="str", default="auto",
+                             choices=["auto", "zstd", "lzo", "snappy", "zlib", "none"]),
+            makedumpfile_args=dict(type="list", elements="str", default=[]),
+            failure_action=dict(type="str", choices=["reboot", "halt", "poweroff", "shell",
+                                                     "dump_to_rootfs"]),
+            final_action=dict(type="str", choices=["reboot", "halt", "poweroff"]),
+            keep=dict(type="int", no_log=False),
+            cmdline_append=dict(type="list", elements="str", default=[]),
+            extra_modules=dict(type="list", elements="str", default=[]),
+            preflight=dict(type="bool", default=True),
+            required_space=dict(type="str"),
+            backup=dict(type="bool", default=False),
+        ),
+        required_if=[
+            ("type", "fs", ("device",)),
+            ("type", "raw", ("device",)),
+            ("type", "nfs", ("nfs",)),
+            ("type", "ssh", ("ssh",)),
+        ],
+        supports_check_mode=True,
+    )
+    p = module.params
+    family = p["family"]
+    if family == "auto":
+        family = detect_family(read("/etc/os-release"))
+        if family is None:
+            module.fail_json(msg="/etc/os-release: cannot tell the kdump implementation of this"
+                                 " distribution; expected a Debian, Ubuntu, Fedora, RHEL-like or"
+                                 " SUSE ID; set family")
+    try:
+        target = Target(**dict((name, p[name]) for name in OPTIONS))
+    except TargetError as exc:
+        module.fail_json(msg=str(exc), family=family)
+
+    makedumpfile = module.get_bin_path("makedumpfile")
+    version, compressions = None, set(["zlib"])
+    if makedumpfile:
+        rc, out, err = module.run_command([makedumpfile, "-v"], environ_update=ENV)
+        version, compressions = parse_makedumpfile_version(out + err)
+    facts = dict(compressions=compressions, fstab=read("/etc/fstab") or "")
+    if target.type == "fs":
+        facts["device_aliases"], facts["device_fstype"] = device_facts(module, target.device)
+    files = dict((path, read(path)) for path in FILES[family])
+    try:
+        change = plan(family, target, files, facts)
+    except TargetError as exc:
+        module.fail_json(msg=str(exc), family=family)
+
+    if p["required_space"]:
+        try:
+            need = parse_size(p["required_space"])
+        except CrashkernelError as exc:
+            module.fail_json(msg="required_space: %s" % exc)
+    else:
+        need = expected_dump_bytes(parse_meminfo(read("/proc/meminfo")), target.dump_level)
+
+    result = dict(
+        changed=False, family=family, location=change.location, local_dir=change.local_dir,
+        collector=change.collector, compression=change.compression, flattened=change.flattened,
+        makedumpfile_version=version, expected_dump_size=need, preflight=[],
+        files=sorted(change.files) if p["state"] == "present" else [],
+        rebuild_initrd=change.rebuild_initrd and p["state"] == "present",
+        reload_required=change.reload and p["state"] == "present")
+
+    if p["preflight"] or p["state"] == "checked":
+        known_hosts = None
+        tmp_known = None
+        if target.type == "ssh":
+            pinned = {"debian": DEBIAN_KNOWN_HOSTS}.get(family, REDHAT_KNOWN_HOSTS)
+            text = change.files.get(pinned, files.get(pinned)) if pinned in files else None
+            if family == "suse" and target.ssh_host_key:
+                text = "%s %s\n" % (known_hosts_name(target.ssh_host, target.ssh_port),
+                                    target.ssh_host_key)
+            handle, tmp_known = tempfile.mkstemp(prefix="crashdump-kdump-known-")
+            with os.fdopen(handle, "w") as out:
+                out.write(text or "")
+            known_hosts = tmp_known
+
+        def run(argv):
+            return module.run_command(argv, environ_update=ENV)
+
+        try:
+            checks = preflight(family, target, change, need, run, known_hosts)
+        finally:
+            if tmp_known:
+                os.unlink(tmp_known)
+        result["preflight"] = checks
+        failed = [check["message"] for check in checks if not check["ok"]]
+        if failed:
+            result["msg"] = "pre-flight failed, nothing was written: " + "; ".join(failed)
+            module.fail_json(**result)
+
+    if p["state"] == "checked" or change.is_empty():
+        module.exit_json(**result)
+
+    result["changed"] = True
+    if module._diff:
+        result["diff"] = [dict(before=files.get(path) or "", after=text or "",
+                               before_header=path, after_header=path)
+                          for path, text in sorted(change.files.items())]
+    if module.check_mode:
+        module.exit_json(**result)
+
+    applier = Applier(module)
+    backups = []
+    tmps = {}
+    try:
+        for path, text in change.files.items():
+            if text is not None:
+                directory = os.path.dirname(path)
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, 0o755)
+                validate = ["sh", "-n"] if path in SHELL_FILES else None
+                tmps[path] = applier.check_new_file(path, text, validate)
+        for path, text in change.files.items():
+            if p["backup"] and os.path.exists(path):
+                backups.append(module.backup_local(path))
+            if text is None:
+                applier.delete(path)
+            else:
+                applier.write(path, tmps.pop(path), mode=0o600 if path in PRIVATE else 0o644)
+    except (ApplyError, OSError) as exc:
+        for tmp in tmps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        applier.restore()
+        module.fail_json(msg="%s; the previous files were restored" % exc, **result)
+    if backups:
+        result["backup_files"] = backups
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
