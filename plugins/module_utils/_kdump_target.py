@@ -593,16 +593,22 @@ def _plan_suse(target, files, facts, compression):
 _PLANNERS = {"debian": _plan_debian, "redhat": _plan_redhat, "suse": _plan_suse}
 
 
-def plan(family, target, files, facts):
+def plan(family, target, files, facts, installed=True):
     """The changes that make ``files`` (path -> text or None) describe ``target``.
 
     ``facts``: ``compressions`` (set from makedumpfile -v), ``fstab`` (text),
     ``device_aliases`` and ``device_fstype`` (from blkid, for fs targets).
+    With ``installed=False`` a missing package file counts as empty (to check a
+    target before the package is installed).
     """
     if family not in FAMILIES:
         raise TargetError("family: %r is not supported; expected one of %s"
                           % (family, ", ".join(FAMILIES)))
-    _require(files, family)
+    if installed:
+        _require(files, family)
+    else:
+        files = dict(files)
+        files[MAIN_FILE[family]] = files.get(MAIN_FILE[family]) or ""
     compression = choose_compression(target.compression, facts.get("compressions") or set(["zlib"]))
     try:
         result = _PLANNERS[family](target, files, facts, compression)

@@ -52,7 +52,7 @@ options:
     description:
       - V(present) writes the configuration (after the pre-flight checks when O(preflight=true)).
       - V(checked) only runs the pre-flight checks against the described target and changes
-        nothing.
+        nothing; the kdump package need not be installed yet.
     type: str
     choices: [present, checked]
     default: present
@@ -163,6 +163,13 @@ options:
         makedumpfile keeps (without page cache for bit 2/4, user pages for 8, free pages for 16)
         plus 10% and 16 MiB.
     type: str
+  dump_dir_mode:
+    description:
+      - For V(local) and V(fs) targets, the dump directory is created, or changed, to be owned by
+        root with this mode. A vmcore holds all of the host's memory, secrets included, so the
+        default lets only root in.
+    type: raw
+    default: "0700"
   backup:
     description: Keep a timestamped copy of each changed file.
     type: bool
@@ -257,7 +264,7 @@ expected_dump_size:
   type: int
   sample: 268435456
 files:
-  description: The files changed (or that would change), including deleted ones.
+  description: The files changed (or that would change), including deleted ones and the dump directory.
   returned: always
   type: list
   elements: str
@@ -294,6 +301,7 @@ backup_files:
 
 import os
 import re
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -369,6 +377,30 @@ def device_facts(module, device):
     return tuple(aliases), fields.get("TYPE")
 
 
+def parse_mode(module, value):
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        module.fail_json(msg="dump_dir_mode: %r is not a permission mode; expected octal such as"
+                             " '0700'" % (value,))
+    return mode
+
+
+def dump_dir_change(path, mode):
+    """What the dump directory needs: None, 'create' or 'restrict'."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "create"
+    if stat.S_IMODE(st.st_mode) != mode or st.st_uid != 0 or st.st_gid != 0:
+        return "restrict"
+    return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -396,6 +428,7 @@ def main():
             extra_modules=dict(type="list", elements="str", default=[]),
             preflight=dict(type="bool", default=True),
             required_space=dict(type="str"),
+            dump_dir_mode=dict(type="raw", default="0700"),
             backup=dict(type="bool", default=False),
         ),
         required_if=[
@@ -429,7 +462,7 @@ def main():
         facts["device_aliases"], facts["device_fstype"] = device_facts(module, target.device)
     files = dict((path, read(path)) for path in FILES[family])
     try:
-        change = plan(family, target, files, facts)
+        change = plan(family, target, files, facts, installed=p["state"] == "present")
     except TargetError as exc:
         module.fail_json(msg=str(exc), family=family)
 
@@ -477,7 +510,13 @@ def main():
             result["msg"] = "pre-flight failed, nothing was written: " + "; ".join(failed)
             module.fail_json(**result)
 
-    if p["state"] == "checked" or change.is_empty():
+    if p["state"] == "checked":
+        module.exit_json(**result)
+    dir_mode = parse_mode(module, p["dump_dir_mode"])
+    dir_change = dump_dir_change(change.local_dir, dir_mode)
+    if dir_change:
+        result["files"] = sorted(result["files"] + [change.local_dir])
+    if change.is_empty() and not dir_change:
         module.exit_json(**result)
 
     result["changed"] = True
@@ -512,6 +551,15 @@ def main():
                 os.unlink(tmp)
         applier.restore()
         module.fail_json(msg="%s; the previous files were restored" % exc, **result)
+    if dir_change:
+        try:
+            if not os.path.isdir(change.local_dir):
+                os.makedirs(change.local_dir, dir_mode)
+            os.chown(change.local_dir, 0, 0)
+            os.chmod(change.local_dir, dir_mode)
+        except OSError as exc:
+            module.fail_json(msg="dump directory %s: cannot make it root's with mode %o: %s"
+                                 % (change.local_dir, dir_mode, exc), **result)
     if backups:
         result["backup_files"] = backups
     module.exit_json(**result)

@@ -5,7 +5,7 @@
 
     kdumplab.py build   [--release 12]           build (or reuse) the cached image
     kdumplab.py start   NAME [--release 12] [--memory 1024] [--cpus 2] [--disks N]
-                        [--disk-size 2G] [--forward PORT ...] [--wait SECONDS]
+                        [--disk-size 2G] [--forward [HOSTPORT:]PORT ...] [--wait SECONDS]
     kdumplab.py stop    NAME                     power the VM off (kill its QEMU)
     kdumplab.py destroy [NAME ...|--all]         stop, and remove overlays and state
     kdumplab.py status  [NAME]                   JSON: what runs, ports, console logs
@@ -23,7 +23,9 @@ image's host key. KDUMP_LAB_ACCEL=kvm|tcg forces the accelerator.
 
 All host-visible traffic stays on 127.0.0.1: each VM uses QEMU user networking, its SSH
 port (and any --forward port) is forwarded to 127.0.0.1, and one VM reaches another
-through the user network's host alias 10.0.2.2 and that forwarded port.
+through the user network's host alias 10.0.2.2 and that forwarded port. A forwarded
+port is a free one unless given as HOSTPORT:PORT (for clients that cannot be told a
+port, such as NFS mounts by kdump-tools: --forward 2049:2049).
 """
 
 from __future__ import print_function
@@ -362,6 +364,24 @@ def load_vm(name):
         raise LabError("no VM %s (start it first)" % name)
 
 
+def parse_forward(spec):
+    """``(host port, guest port)`` of ``PORT`` (a free host port) or ``HOSTPORT:PORT``."""
+    text = str(spec)
+    host, _sep, guest = text.rpartition(":")
+    if not guest.isdigit() or (host and not host.isdigit()) or not 0 < int(guest) < 65536:
+        raise LabError("--forward %s: expected PORT or HOSTPORT:PORT" % text)
+    if not host:
+        return free_port(), int(guest)
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", int(host)))
+    except OSError:
+        raise LabError("--forward %s: 127.0.0.1:%s is in use" % (text, host))
+    finally:
+        sock.close()
+    return int(host), int(guest)
+
+
 def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forward=(),
           wait=0):
     directory = vm_dir(name)
@@ -383,10 +403,10 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
     ssh_port = free_port()
     ports = {"22": ssh_port}
     fwd = ["hostfwd=tcp:127.0.0.1:%d-:22" % ssh_port]
-    for port in forward:
-        host_port = free_port()
+    for spec in forward:
+        host_port, port = parse_forward(spec)
         ports[str(port)] = host_port
-        fwd.append("hostfwd=tcp:127.0.0.1:%d-:%d" % (host_port, int(port)))
+        fwd.append("hostfwd=tcp:127.0.0.1:%d-:%d" % (host_port, port))
     netdev = "user,id=net0,net=10.0.2.0/24,host=%s,%s" % (HOST_ALIAS, ",".join(fwd))
     known_hosts = os.path.join(directory, "known_hosts")
     host_key = open(paths["host_key"]).read().split()
@@ -611,8 +631,8 @@ def main(argv=None):
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--disks", type=int, default=0, help="extra empty virtio disks")
     p.add_argument("--disk-size", default="2G")
-    p.add_argument("--forward", type=int, action="append", default=[],
-                   help="guest TCP port to forward to 127.0.0.1")
+    p.add_argument("--forward", action="append", default=[],
+                   help="guest TCP port to forward to 127.0.0.1 ([HOSTPORT:]PORT)")
     p.add_argument("--wait", type=int, default=0, help="wait this many seconds for SSH")
     p = sub.add_parser("stop")
     p.add_argument("name")

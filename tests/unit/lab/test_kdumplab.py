@@ -4,6 +4,7 @@
 
 import importlib.util
 import os
+import socket
 
 import pytest
 
@@ -92,3 +93,20 @@ def test_forced_accelerator(monkeypatch):
     monkeypatch.setenv("KDUMP_LAB_ACCEL", "xen")
     with pytest.raises(kdumplab.LabError, match="use kvm or tcg"):
         kdumplab.choose_accel("/nonexistent")
+
+
+def test_parse_forward():
+    host, guest = kdumplab.parse_forward("2049")
+    assert guest == 2049 and host > 1024
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    busy = sock.getsockname()[1]
+    try:
+        with pytest.raises(kdumplab.LabError, match="is in use"):
+            kdumplab.parse_forward("%d:2049" % busy)
+    finally:
+        sock.close()
+    assert kdumplab.parse_forward("%d:2049" % busy) == (busy, 2049)
+    for bad in ("x", "1:2:3", "0", "70000", "a:22"):
+        with pytest.raises(kdumplab.LabError, match="expected PORT or HOSTPORT:PORT"):
+            kdumplab.parse_forward(bad)

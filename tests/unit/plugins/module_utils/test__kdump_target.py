@@ -392,3 +392,9 @@ def test_read_back_finds_what_was_written(family, kind):
 
 def test_read_back_without_the_package():
     assert read_back("debian", {DEBIAN_CONF: None}) is None
+
+
+def test_a_target_can_be_planned_before_the_package_is_installed():
+    files = dict((path, None) for path in files_for("redhat"))
+    change = plan("redhat", Target(type="raw", device="/dev/vdc"), files, FACTS, installed=False)
+    assert change.files[REDHAT_CONF].startswith("raw /dev/vdc\n")
