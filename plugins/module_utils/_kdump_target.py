@@ -567,8 +567,8 @@ def _plan_suse(target, files, facts, compression):
         server, directory = nfs_join(target.nfs, target.path).split(":", 1)
         savedir = "nfs://%s%s" % (server, directory)
     else:
-        savedir = "ssh://%s@%s:%d%s" % (target.ssh_user, target.ssh_host, target.ssh_port,
-                                       target.path)
+        savedir = "ssh://%s@%s:%d%s" % (
+            target.ssh_user, target.ssh_host, target.ssh_port, target.path)
     conf.set("KDUMP_SAVEDIR", savedir)
     if target.type == "ssh":
         conf.set("KDUMP_SSH_IDENTITY", target.ssh_key)

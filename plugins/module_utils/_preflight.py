@@ -278,7 +278,7 @@ def check_ssh(system, run, label, target, known_hosts, need):
     return checks
 
 
-NFS_OPTIONS = "nolock,tcp,soft,timeo=100,retrans=2"
+NFS_OPTIONS = "nolock,tcp,soft,timeo=100,retrans=2,retry=0"
 
 
 def preflight(family, target, plan, need, run, known_hosts=None, system=None):

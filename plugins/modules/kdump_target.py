@@ -373,7 +373,7 @@ def device_facts(module, device):
     aliases = [fields[k] for k in ("DEVNAME",) if k in fields]
     aliases += ["%s=%s" % (k, fields[k]) for k in ("UUID", "LABEL", "PARTUUID") if k in fields]
     if "DEVNAME" in fields:
-        aliases += [path for path in (os.path.realpath(fields["DEVNAME"]),)]
+        aliases.append(os.path.realpath(fields["DEVNAME"]))
     return tuple(aliases), fields.get("TYPE")
 
 
@@ -440,6 +440,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    dir_mode = parse_mode(module, p["dump_dir_mode"])
     family = p["family"]
     if family == "auto":
         family = detect_family(read("/etc/os-release"))
@@ -512,7 +513,6 @@ def main():
 
     if p["state"] == "checked":
         module.exit_json(**result)
-    dir_mode = parse_mode(module, p["dump_dir_mode"])
     dir_change = dump_dir_change(change.local_dir, dir_mode)
     if dir_change:
         result["files"] = sorted(result["files"] + [change.local_dir])

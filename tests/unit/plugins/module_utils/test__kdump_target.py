@@ -87,8 +87,8 @@ def render_plan(change):
     out = []
     for path in sorted(change.files):
         text = change.files[path]
-        out.append("==> %s (%s)\n%s" % (path, "deleted" if text is None else "%o" % change.modes[path],
-                                         text or ""))
+        kind = "deleted" if text is None else "%o" % change.modes[path]
+        out.append("==> %s (%s)\n%s" % (path, kind, text or ""))
     out.append("==> result\nlocation=%s\ncollector=%s\ncompression=%s\nflattened=%s\n"
                "rebuild_initrd=%s\nreload=%s\nlocal_dir=%s\n" % (
                    change.location, change.collector, change.compression, change.flattened,
