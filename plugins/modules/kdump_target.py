@@ -206,7 +206,7 @@ EXAMPLES = r"""
     path: /clients
     compression: lzo
 
-- name: An SSH dump server with a pinned host key, on a non-standard port
+- name: An SSH dump server with a pinned host key, on a non-standard port (kdump-tools, SUSE)
   crashdump.kdump.kdump_target:
     type: ssh
     ssh: kdump@dumps.example.com

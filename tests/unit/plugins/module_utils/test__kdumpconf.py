@@ -83,3 +83,18 @@ def test_set_then_unset_restores_the_file():
 def test_bad_input(call, message):
     with pytest.raises(KdumpConfError, match=message):
         call(KdumpConf(RHEL))
+
+
+def test_a_new_directive_goes_after_its_commented_example():
+    conf = KdumpConf("#raw /dev/vg/lv_kdump\n#ssh user@my.server.com\n#sshkey /root/.ssh/kdump_id_rsa\n"
+                     "path /var/crash\n")
+    assert conf.set_target("ssh", "kdump@dumps")
+    assert conf.set("sshkey", "/root/.ssh/k")
+    assert conf.render() == ("#raw /dev/vg/lv_kdump\n#ssh user@my.server.com\nssh kdump@dumps\n"
+                             "#sshkey /root/.ssh/kdump_id_rsa\nsshkey /root/.ssh/k\npath /var/crash\n")
+
+
+def test_a_comment_that_only_mentions_a_directive_is_not_an_example():
+    conf = KdumpConf("# path <path> - where to save\n")
+    assert conf.set("path", "/srv")
+    assert conf.render() == "# path <path> - where to save\npath /srv\n"
