@@ -168,6 +168,9 @@ options:
       - For V(local) and V(fs) targets, the dump directory is created, or changed, to be owned by
         root with this mode. A vmcore holds all of the host's memory, secrets included, so the
         default lets only root in.
+      - A directory with the sticky bit is shared with other programs (Ubuntu's apport uses
+        C(/var/crash), mode 1777); it is left alone with a warning - give the dumps a path of
+        their own.
     type: raw
     default: "0700"
   backup:
@@ -389,13 +392,17 @@ def parse_mode(module, value):
 
 
 def dump_dir_change(path, mode):
-    """What the dump directory needs: None, 'create' or 'restrict'."""
+    """What the dump directory needs: None, 'create', 'restrict', or 'shared' for a sticky
+    directory other programs write to (Ubuntu's apport uses /var/crash, mode 1777), which
+    is left alone."""
     if not path:
         return None
     try:
         st = os.stat(path)
     except OSError:
         return "create"
+    if st.st_mode & stat.S_ISVTX:
+        return "shared"
     if stat.S_IMODE(st.st_mode) != mode or st.st_uid != 0 or st.st_gid != 0:
         return "restrict"
     return None
@@ -514,6 +521,11 @@ def main():
     if p["state"] == "checked":
         module.exit_json(**result)
     dir_change = dump_dir_change(change.local_dir, dir_mode)
+    if dir_change == "shared":
+        module.warn("%s is a shared directory (sticky bit, e.g. apport's /var/crash), so it is left"
+                    " as it is and other users may read the dumps written there; give a path of"
+                    " its own, such as %s/kdump" % (change.local_dir, change.local_dir.rstrip("/")))
+        dir_change = None
     if dir_change:
         result["files"] = sorted(result["files"] + [change.local_dir])
     if change.is_empty() and not dir_change:
