@@ -232,6 +232,23 @@ class Target(object):
         return "ssh:%s:%s%s" % (self.ssh, self.path, port)
 
 
+def detect_family(os_release):
+    """The kdump family of an /etc/os-release text (ID, then ID_LIKE), or None."""
+    ids = []
+    for line in (os_release or "").splitlines():
+        match = re.match(r'^(ID|ID_LIKE)=["\']?([^"\']*)', line)
+        if match:
+            ids += match.group(2).lower().split()
+    for name in ids:
+        if name in ("debian", "ubuntu"):
+            return "debian"
+        if name in ("rhel", "fedora", "centos", "rocky", "almalinux", "ol"):
+            return "redhat"
+        if name in ("suse", "sles", "opensuse", "opensuse-leap", "opensuse-tumbleweed"):
+            return "suse"
+    return None
+
+
 def nfs_join(export, path):
     server, directory = export.split(":", 1)
     if path and path != "/":

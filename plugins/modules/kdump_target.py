@@ -303,7 +303,6 @@ backup_files:
 """
 
 import os
-import re
 import stat
 import tempfile
 
@@ -342,22 +341,6 @@ def read(path):
             return handle.read()
     except (IOError, OSError):
         return None
-
-
-def detect_family(os_release):
-    ids = []
-    for line in (os_release or "").splitlines():
-        match = re.match(r'^(ID|ID_LIKE)=["\']?([^"\']*)', line)
-        if match:
-            ids += match.group(2).lower().split()
-    for name in ids:
-        if name in ("debian", "ubuntu"):
-            return "debian"
-        if name in ("rhel", "fedora", "centos", "rocky", "almalinux", "ol"):
-            return "redhat"
-        if name in ("suse", "sles", "opensuse", "opensuse-leap", "opensuse-tumbleweed"):
-            return "suse"
-    return None
 
 
 def device_facts(module, device):

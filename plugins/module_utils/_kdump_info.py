@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Will this host capture a crash, and where will the dump go?
+
+PRIVATE to the crashdump.kdump collection: this is not a public API and may
+change without notice. Pure Python, no Ansible import, runs on Python 3.8+.
+
+``gather(root, run, which, ...)`` reads a host below ``root`` (tests use fixture
+trees) and runs read-only commands through ``run``; every field is present on
+a host where kdump was never installed, and ``ready`` is then false with the
+reasons.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+    CrashkernelError,
+    evaluate,
+    parse,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+    HostInfoError,
+    HostReader,
+    parse_iomem,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+    FILES,
+    MAIN_FILE,
+    PACKAGE,
+    detect_family,
+    parse_makedumpfile_version,
+    read_back,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+    Capture,
+    KexecError,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import ShellVars
+from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
+    HostFacts,
+    SizingError,
+    recommend,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import sniff
+
+UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
+DUMP_NAMES = ("vmcore", "vmcore.flat", "vmcore-incomplete", "dump-incomplete")
+
+
+def _is_dump(name):
+    return name in DUMP_NAMES or name.startswith("dump.") or name.startswith("vmcore.")
+
+
+def list_dumps(directory, limit=20):
+    """Dumps one level below ``directory`` (each crash has a directory of its own), newest
+    first, with what their header says."""
+    found = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    for entry in entries:
+        sub = os.path.join(directory, entry)
+        if not os.path.isdir(sub) or os.path.islink(sub):
+            continue
+        try:
+            names = os.listdir(sub)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(sub, name)
+            if _is_dump(name) and os.path.isfile(path):
+                found.append((os.path.getmtime(path), path))
+    found.sort(reverse=True)
+    out = []
+    for mtime, path in found[:limit]:
+        info = sniff(path)
+        info["mtime"] = int(mtime)
+        info["dmesg"] = _dmesg_beside(path)
+        info["valid"] = (info["error"] is None and info["format"] != "unknown"
+                         and not info["incomplete"] and "incomplete" not in os.path.basename(path))
+        out.append(info)
+    return out
+
+
+def _dmesg_beside(path):
+    directory = os.path.dirname(path)
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("dmesg") or name == "vmcore-dmesg.txt":
+            return os.path.join(directory, name)
+    return None
+
+
+def reservation(cmdline, iomem_text, reserved, system_ram, arch, release):
+    out = {"requested": None, "requested_bytes": 0, "reserved": reserved or 0, "regions": [],
+           "high": False, "low": False, "error": None}
+    if iomem_text:
+        out["regions"] = parse_iomem(iomem_text)["crash_regions"]
+    if "crashkernel=" not in (cmdline or ""):
+        return out
+    try:
+        ck = parse(cmdline)
+    except CrashkernelError as exc:
+        out["error"] = str(exc)
+        return out
+    out["requested"] = ck.format(prefix=True)
+    out["high"] = ",high" in out["requested"]
+    out["low"] = ",low" in out["requested"]
+    if system_ram:
+        out["requested_bytes"] = evaluate(ck, system_ram, arch, release).total
+    return out
+
+
+def service_state(family, run, which, loaded):
+    """installed, enabled, active and ready as the family's tool and systemd say."""
+    unit = UNIT[family]
+    out = {"unit": unit, "enabled": False, "active": False, "ready": False, "status": None}
+    systemctl = which("systemctl")
+    if systemctl:
+        rc, text, _err = run([systemctl, "is-enabled", unit])
+        out["enabled"] = text.strip() in ("enabled", "enabled-runtime", "static", "alias")
+        rc, text, _err = run([systemctl, "is-active", unit])
+        out["active"] = text.strip() == "active"
+    if family == "debian" and which("kdump-config"):
+        rc, text, err = run([which("kdump-config"), "status"])
+        out["status"] = (text or err).strip()
+        out["ready"] = "ready to kdump" in text and "Not ready" not in text
+    elif family == "redhat" and which("kdumpctl"):
+        rc, text, err = run([which("kdumpctl"), "status"])
+        out["status"] = (text + err).strip()
+        out["ready"] = rc == 0
+    else:
+        out["ready"] = out["active"] and loaded
+    return out
+
+
+def gather(root="/", run=None, which=None, family=None, policy="distro", release=None,
+           arch=None, dumps=20):
+    which = which or (lambda name: None)
+    run = run or (lambda argv: (1, "", "not run"))
+    reader = HostReader(root, run=run, which=which)
+    capture = Capture(root)
+    notes = []
+    reasons = []
+    os_release = reader.read_text("etc/os-release", "")
+    family = family or detect_family(os_release) or "debian"
+    files = dict((path, reader.read_text(path)) for path in FILES[family])
+    installed = files.get(MAIN_FILE[family]) is not None
+    release = release or os.uname()[2]
+    arch = arch or os.uname()[4]
+    cmdline = (reader.read_text("proc/cmdline", "") or "").strip()
+
+    try:
+        reserved = capture.reserved() or 0
+        loaded = capture.loaded()
+    except KexecError as exc:
+        notes.append(str(exc))
+        reserved, loaded = 0, False
+    recommendation = None
+    system_ram = None
+    try:
+        raw_facts, _state = reader.gather(detect_luks=False, uname=(release, arch))
+        facts = HostFacts(**raw_facts)
+        system_ram = facts.system_ram
+        recommendation = recommend(facts, policy, None, "auto").to_dict()
+    except (HostInfoError, SizingError, CrashkernelError) as exc:
+        notes.append("no sizing recommendation: %s" % exc)
+    notes.extend(reader.notes)
+
+    res = reservation(cmdline, reader.read_text("proc/iomem"), reserved, system_ram, arch, release)
+    stored = capture.stored() or {}
+    default_kernel, default_initrd = capture.defaults(family, release)
+    initrd = stored.get("initrd") or default_initrd
+    capture_info = {
+        "loaded": loaded,
+        "kernel": stored.get("kernel") or default_kernel,
+        "initrd": initrd,
+        "initrd_exists": os.path.isfile(capture.path(initrd)),
+        "cmdline": stored.get("cmdline"),
+        "syscall": stored.get("syscall"),
+        "recorded": bool(stored),
+    }
+    service = service_state(family, run, which, loaded) if installed else {
+        "unit": UNIT[family], "enabled": False, "active": False, "ready": False, "status": None}
+    target = read_back(family, files) if installed else None
+    version, compressions = (None, [])
+    if which("makedumpfile"):
+        rc, out, err = run([which("makedumpfile"), "-v"])
+        version, found = parse_makedumpfile_version((out or "") + (err or ""))
+        compressions = sorted(found)
+    found = []
+    if target and target.get("type") == "local" and dumps > 0:
+        found = list_dumps(os.path.join(root, target["path"].lstrip("/")), dumps)
+        for dump in found:
+            if root not in ("", "/"):
+                dump["path"] = "/" + os.path.relpath(dump["path"], root)
+                if dump["dmesg"]:
+                    dump["dmesg"] = "/" + os.path.relpath(dump["dmesg"], root)
+
+    if not installed:
+        reasons.append("%s is not installed (%s does not exist)" % (PACKAGE[family], MAIN_FILE[family]))
+    if family == "debian" and installed:
+        if ShellVars(files[MAIN_FILE[family]]).get("USE_KDUMP") == "0":
+            reasons.append("USE_KDUMP=0 in /etc/default/kdump-tools: kdump-tools will not load a"
+                           " capture kernel")
+    if res["requested"] is None:
+        reasons.append("no crashkernel= on the kernel command line: reserve memory"
+                       " (kernel_cmdline) and reboot")
+    elif res["error"]:
+        reasons.append("the kernel rejects %s: %s" % (cmdline, res["error"]))
+    if not reserved:
+        reasons.append("no memory is reserved for a capture kernel (/sys/kernel/kexec_crash_size"
+                       " is 0)")
+    if not loaded:
+        reasons.append("no capture kernel is loaded (/sys/kernel/kexec_crash_loaded is 0)")
+    if installed and not service["enabled"]:
+        reasons.append("%s is not enabled: no capture kernel will be loaded after the next boot"
+                       % service["unit"])
+    if installed and loaded and not service["ready"] and service["status"]:
+        reasons.append("the kdump tool does not report ready: %s" % service["status"].splitlines()[-1])
+
+    return {
+        "family": family,
+        "installed": installed,
+        "package": PACKAGE[family],
+        "kernel_release": release,
+        "reservation": res,
+        "capture": capture_info,
+        "service": service,
+        "target": target,
+        "makedumpfile": {"version": version, "compressions": compressions},
+        "dumps": found,
+        "recommendation": recommendation,
+        "ready": not reasons,
+        "reasons": reasons,
+        "notes": notes,
+    }

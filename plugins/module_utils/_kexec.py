@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The capture kernel: what to load, how, and whether what is loaded is still right.
+
+PRIVATE to the crashdump.kdump collection: this is not a public API and may
+change without notice. Pure Python, no Ansible import, runs on Python 3.8+.
+
+Files are read below ``root`` (tests use fixture trees); commands go through
+``run(argv) -> (rc, out, err)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import re
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+    HostInfoError,
+    kernel_memory_size,
+    read_sysfs_int,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+    DEBIAN_CONF,
+    REDHAT_CONF,
+    REDHAT_SYSCONFIG,
+    SUSE_SYSCONFIG,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import ShellVars
+
+SYS_LOADED = "/sys/kernel/kexec_crash_loaded"
+SYS_SIZE = "/sys/kernel/kexec_crash_size"
+STATE_FILE = "/var/lib/crashdump-kdump/kexec_crash.json"
+EFIVARS = "/sys/firmware/efi/efivars"
+SECURE_BOOT_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+# Arguments the distributions' tools drop from the running command line.
+DEBIAN_REMOVE = ("crashkernel", "hugepages", "hugepagesz", "abm")
+DEBIAN_APPEND = "reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"
+REDHAT_ALWAYS_REMOVE = ("crashkernel", "BOOT_IMAGE")
+# Files whose change needs the kdump initrd rebuilt, per family (the target configuration).
+INITRD_INPUTS = {"debian": (), "redhat": (REDHAT_CONF,), "suse": (SUSE_SYSCONFIG,)}
+# (load, unload, reload) through the distribution's tool.
+SERVICE = {
+    "debian": (["kdump-config", "load"], ["kdump-config", "unload"], ["kdump-config", "reload"]),
+    "redhat": (["kdumpctl", "start"], ["kdumpctl", "stop"], ["kdumpctl", "restart"]),
+    "suse": (["systemctl", "start", "kdump.service"], ["systemctl", "stop", "kdump.service"],
+             ["systemctl", "restart", "kdump.service"]),
+}
+# kexec_file_load: these architectures have it in every kernel the collection supports.
+FILE_LOAD_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "loongarch64")
+
+
+class KexecError(Exception):
+    """Something that stops the capture kernel from loading; the message says what to do."""
+
+
+def words_without(cmdline, names):
+    """The words of ``cmdline`` whose name (before ``=``) is not in ``names``."""
+    names = set(names)
+    return [word for word in (cmdline or "").split() if word.split("=", 1)[0] not in names]
+
+
+def capture_cmdline(family, proc_cmdline, config):
+    """The capture kernel's command line the way the family's tool builds it.
+
+    ``config``: the family's settings (dict of the sourced shell variables).
+    """
+    if family == "debian":
+        base = config.get("KDUMP_CMDLINE") or " ".join(words_without(proc_cmdline, DEBIAN_REMOVE))
+        append = config.get("KDUMP_CMDLINE_APPEND")
+        append = DEBIAN_APPEND if append is None else append
+        return " ".join((base + " " + append).split())
+    key = "KDUMP_COMMANDLINE"
+    base = config.get(key) or proc_cmdline
+    remove = list(REDHAT_ALWAYS_REMOVE) + (config.get(key + "_REMOVE") or "").split()
+    words = words_without(base, remove)
+    return " ".join(words + (config.get(key + "_APPEND") or "").split())
+
+
+def efi_secure_boot(root="/"):
+    """True when the firmware enforces Secure Boot (SecureBoot=1 and SetupMode=0)."""
+    directory = os.path.join(root, EFIVARS.lstrip("/"))
+
+    def byte(name):
+        try:
+            with open(os.path.join(directory, "%s-%s" % (name, SECURE_BOOT_GUID)), "rb") as handle:
+                data = handle.read()
+        except (IOError, OSError):
+            return None
+        # 4 bytes of attributes, then the value.
+        return data[4] if len(data) > 4 else None
+
+    return byte("SecureBoot") == 1 and byte("SetupMode") == 0
+
+
+def lockdown_mode(text):
+    """The selected mode of /sys/kernel/security/lockdown (``none`` when absent)."""
+    match = re.search(r"\[(\w+)\]", text or "")
+    return match.group(1) if match else "none"
+
+
+def choose_syscall(requested, arch, secure_boot, lockdown):
+    """``(syscall, note)``: ``file`` (kexec_file_load, ``kexec -s``) or ``load`` (``-c``).
+
+    Secure Boot and lockdown allow only signed kernels, which only kexec_file_load
+    checks; ``auto`` prefers it wherever the architecture has it.
+    """
+    locked = secure_boot or lockdown != "none"
+    if requested == "load":
+        if locked:
+            raise KexecError("syscall=load is refused under %s: only kexec_file_load (kexec -s)"
+                             " may load a kernel there" % (
+                                 "Secure Boot" if secure_boot else "lockdown=" + lockdown))
+        return "load", None
+    if requested == "file" or locked or arch in FILE_LOAD_ARCHES:
+        return "file", None
+    return "load", "kexec_file_load is not available on %s; kexec_load is used" % arch
+
+
+def kexec_argv(kexec, syscall, kernel, initrd, cmdline, extra=()):
+    argv = [kexec, "-p", "-s" if syscall == "file" else "-c"] + list(extra)
+    argv.append("--command-line=%s" % cmdline)
+    if initrd:
+        argv.append("--initrd=%s" % initrd)
+    return argv + [kernel]
+
+
+def unload_argv(kexec, syscall):
+    return [kexec, "-p", "-u"] + (["-s"] if syscall == "file" else [])
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(kernel, initrd, cmdline, syscall, config_files=()):
+    """What identifies a load: the files' real paths and checksums, the command line, the
+    syscall, and the checksums of the configuration the kdump initrd is built from."""
+    out = {"kernel": os.path.realpath(kernel), "cmdline": cmdline, "syscall": syscall,
+           "kernel_sha256": sha256_file(kernel)}
+    if initrd:
+        out["initrd"] = os.path.realpath(initrd)
+        out["initrd_sha256"] = sha256_file(initrd)
+    config = {}
+    for path in config_files:
+        config[path] = sha256_file(path) if os.path.exists(path) else None
+    out["config_sha256"] = config
+    return out
+
+
+def needs_rebuild(old, new):
+    """The initrd must be rebuilt when the configuration it is built from changed."""
+    return bool(old) and old.get("config_sha256") != new.get("config_sha256")
+
+
+def fits(reserved, kernel_path, initrd_path):
+    """None when the kernel and initrd fit the reservation, else the message that says why not.
+
+    The capture kernel needs its in-memory size (init_size of a bzImage, image_size of an
+    arm64 Image; the file size otherwise) plus the initrd inside the reserved region."""
+    with open(kernel_path, "rb") as handle:
+        head = handle.read(1 << 20)
+    kernel_file = os.path.getsize(kernel_path)
+    kernel_need = max(kernel_memory_size(head) or 0, kernel_file)
+    initrd = os.path.getsize(initrd_path) if initrd_path else 0
+    if kernel_need + initrd <= reserved:
+        return None
+    return ("the reservation is too small: the capture kernel %s needs %d MiB in memory and the"
+            " initrd %s is %d MiB, %d MiB together, but only %d MiB are reserved; raise"
+            " crashkernel= (kernel_cmdline) and reboot, or make the initrd smaller" % (
+                kernel_path, kernel_need >> 20, initrd_path or "(none)", initrd >> 20,
+                (kernel_need + initrd) >> 20, reserved >> 20))
+
+
+class Capture(object):
+    """The state of the capture kernel on a host below ``root``."""
+
+    def __init__(self, root="/", sleep=None):
+        self.root = root
+        self.sleep = sleep
+
+    def path(self, absolute):
+        return os.path.join(self.root, absolute.lstrip("/"))
+
+    def read(self, absolute, default=None):
+        try:
+            with open(self.path(absolute)) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return default
+
+    def sysfs_int(self, absolute):
+        kwargs = {"sleep": self.sleep} if self.sleep else {}
+        try:
+            return read_sysfs_int(self.path(absolute), **kwargs)
+        except HostInfoError as exc:
+            raise KexecError(str(exc))
+
+    def reserved(self):
+        return self.sysfs_int(SYS_SIZE)
+
+    def loaded(self):
+        return bool(self.sysfs_int(SYS_LOADED))
+
+    def config(self, family):
+        """The sourced settings that shape the capture command line."""
+        path = {"debian": DEBIAN_CONF, "redhat": REDHAT_SYSCONFIG, "suse": SUSE_SYSCONFIG}[family]
+        vars_ = ShellVars(self.read(path, ""))
+        return dict((key, vars_.get(key)) for key in vars_.keys())
+
+    def defaults(self, family, release):
+        """``(kernel, initrd)`` the family's tool loads for kernel ``release``."""
+        if family == "debian":
+            return ("/boot/vmlinuz-%s" % release, "/var/lib/kdump/initrd.img-%s" % release)
+        if family == "redhat":
+            return ("/boot/vmlinuz-%s" % release, "/boot/initramfs-%skdump.img" % release)
+        return ("/boot/vmlinuz-%s" % release, "/boot/initrd-%s-kdump" % release)
+
+    def stored(self):
+        text = self.read(STATE_FILE)
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def secure(self):
+        return efi_secure_boot(self.root), lockdown_mode(self.read("/sys/kernel/security/lockdown"))
+
+
+def decide(state, loaded, stored, current, initrd_exists, rebuild="auto"):
+    """``(actions, reasons)``: which of ``unload``, ``rebuild``, ``load`` to run, in that
+    order, and why. ``current`` is None when the inputs cannot be fingerprinted yet (the
+    kdump initrd does not exist); ``stored`` is what the last load recorded."""
+    reasons = []
+    if state == "unloaded":
+        return (["unload"], ["the capture kernel is loaded"]) if loaded else ([], [])
+    build = False
+    if rebuild == "always":
+        build, why = True, "rebuild=always"
+    elif rebuild == "auto" and not initrd_exists:
+        build, why = True, "the kdump initrd does not exist"
+    elif rebuild == "auto" and current is not None and needs_rebuild(stored, current):
+        build, why = True, "the dump configuration changed since the last load"
+    if build:
+        reasons.append(why)
+    load = False
+    if state == "reloaded":
+        load = True
+        reasons.append("state=reloaded")
+    elif not loaded:
+        load = True
+        reasons.append("no capture kernel is loaded (/sys/kernel/kexec_crash_loaded is 0)")
+    elif build:
+        load = True
+    elif stored is not None and current is not None and stored != current:
+        load = True
+        changed = sorted(key for key in set(stored) | set(current)
+                         if stored.get(key) != current.get(key))
+        reasons.append("what is loaded differs from what should be (%s)" % ", ".join(changed))
+    actions = []
+    if load and loaded:
+        actions.append("unload")
+    if build:
+        actions.append("rebuild")
+    if load:
+        actions.append("load")
+    return actions, reasons

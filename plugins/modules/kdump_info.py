@@ -1,0 +1,260 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kdump_info
+short_description: Will this host capture a crash, and where will the dump go?
+version_added: 0.1.0
+description:
+  - Gathers, without changing anything, what decides whether a crash of this host is captured -
+    the reservation, the capture kernel, the kdump service, the configured dump target and
+    collector, makedumpfile, the dumps already on a local target, and the sizing engine's
+    recommendation - and answers with RV(ready) and, when not ready, plain-language RV(reasons).
+  - Works on hosts where kdump was never installed - every field is present, RV(ready) is false
+    and the reasons say what is missing.
+author:
+  - crashdump.kdump contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - crashdump.kdump.attributes
+  - crashdump.kdump.attributes.info_module
+options:
+  family:
+    description: The kdump implementation. V(auto) reads C(/etc/os-release).
+    type: str
+    choices: [auto, debian, redhat, suse]
+    default: auto
+  policy:
+    description: The sizing policy of the recommendation (see M(crashdump.kdump.crashkernel_info)).
+    type: str
+    choices: [distro, estimate]
+    default: distro
+  dumps:
+    description: How many of the newest dumps on a local target to list (0 for none).
+    type: int
+    default: 20
+seealso:
+  - module: crashdump.kdump.crashkernel_info
+  - module: crashdump.kdump.kdump_target
+  - module: crashdump.kdump.kexec_crash
+"""
+
+EXAMPLES = r"""
+- name: Is this host ready to capture a crash?
+  crashdump.kdump.kdump_info:
+  register: kdump
+
+- name: Say why not
+  ansible.builtin.assert:
+    that: kdump.ready
+    fail_msg: "{{ kdump.reasons | join('; ') }}"
+"""
+
+RETURN = r"""
+ready:
+  description: Whether a crash now would be captured.
+  returned: always
+  type: bool
+reasons:
+  description: Why not, in plain language; empty when ready.
+  returned: always
+  type: list
+  elements: str
+  sample: ["no crashkernel= on the kernel command line: reserve memory (kernel_cmdline) and reboot"]
+family:
+  description: The kdump implementation.
+  returned: always
+  type: str
+  sample: debian
+installed:
+  description: Whether the family's kdump package is installed (its configuration file exists).
+  returned: always
+  type: bool
+package:
+  description: The family's kdump package.
+  returned: always
+  type: str
+  sample: kdump-tools
+kernel_release:
+  description: The running kernel.
+  returned: always
+  type: str
+reservation:
+  description: The crash kernel reservation.
+  returned: always
+  type: dict
+  contains:
+    requested:
+      description: The crashkernel= words of the running command line, or null.
+      type: str
+    requested_bytes:
+      description: What they ask for on this host by the kernel's rules.
+      type: int
+    reserved:
+      description: Bytes reserved (C(/sys/kernel/kexec_crash_size)).
+      type: int
+    regions:
+      description: The Crash kernel regions of C(/proc/iomem) (start, end, size).
+      type: list
+      elements: dict
+    high:
+      description: Whether a C(,high) reservation was requested.
+      type: bool
+    low:
+      description: Whether a C(,low) reservation was requested.
+      type: bool
+    error:
+      description: Why the kernel rejects the requested value, or null.
+      type: str
+capture:
+  description: The capture kernel.
+  returned: always
+  type: dict
+  contains:
+    loaded:
+      description: C(/sys/kernel/kexec_crash_loaded).
+      type: bool
+    kernel:
+      description: The capture kernel image (as recorded by M(crashdump.kdump.kexec_crash), else the family default).
+      type: str
+    initrd:
+      description: The kdump initrd.
+      type: str
+    initrd_exists:
+      description: Whether the kdump initrd exists.
+      type: bool
+    cmdline:
+      description: The capture command line recorded at the last load by M(crashdump.kdump.kexec_crash), or null.
+      type: str
+    syscall:
+      description: V(file) or V(load), as recorded, or null.
+      type: str
+    recorded:
+      description: Whether M(crashdump.kdump.kexec_crash) recorded the load.
+      type: bool
+service:
+  description: The kdump service.
+  returned: always
+  type: dict
+  contains:
+    unit:
+      description: The systemd unit.
+      type: str
+    enabled:
+      description: Whether it starts at boot.
+      type: bool
+    active:
+      description: Whether it is active.
+      type: bool
+    ready:
+      description: Whether the family's tool reports ready (C(kdump-config status), C(kdumpctl status)).
+      type: bool
+    status:
+      description: The tool's status output.
+      type: str
+target:
+  description: The configured dump target and collector, read back from the native files (null when not installed).
+  returned: always
+  type: dict
+  sample: {"type": "local", "path": "/var/crash", "makedumpfile_args": ["-c", "-d", "31"], "keep": 0}
+makedumpfile:
+  description: The installed makedumpfile.
+  returned: always
+  type: dict
+  contains:
+    version:
+      description: Its version, or null when not installed.
+      type: str
+    compressions:
+      description: The page compressions it has.
+      type: list
+      elements: str
+dumps:
+  description: Dumps on a local target, newest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The dump file.
+      type: str
+    size:
+      description: Its size in bytes.
+      type: int
+    mtime:
+      description: When it was written (seconds since the epoch).
+      type: int
+    format:
+      description: kdump, flattened, elf or unknown.
+      type: str
+    kernel:
+      description: The crashed kernel's release from the header.
+      type: str
+    machine:
+      description: The crashed kernel's machine from the header.
+      type: str
+    crash_time:
+      description: The dump time from the header, where recorded.
+      type: int
+    compression:
+      description: The page compression.
+      type: str
+    incomplete:
+      description: Whether makedumpfile marked it incomplete.
+      type: bool
+    valid:
+      description: Whether the header reads as a complete dump.
+      type: bool
+    error:
+      description: What is wrong with the header, or null.
+      type: str
+    dmesg:
+      description: The kernel log saved beside it, or null.
+      type: str
+recommendation:
+  description: The sizing engine's recommendation for this host (as M(crashdump.kdump.crashkernel_info) returns it), or null.
+  returned: always
+  type: dict
+notes:
+  description: What could not be read, and why.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
+
+ENV = {"LC_ALL": "C", "LANG": "C"}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
+            policy=dict(type="str", default="distro", choices=["distro", "estimate"]),
+            dumps=dict(type="int", default=20),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+
+    def run(argv):
+        return module.run_command(argv, environ_update=ENV)
+
+    info = gather("/", run=run, which=module.get_bin_path,
+                  family=None if p["family"] == "auto" else p["family"], policy=p["policy"],
+                  dumps=p["dumps"])
+    module.exit_json(changed=False, **info)
+
+
+if __name__ == "__main__":
+    main()
