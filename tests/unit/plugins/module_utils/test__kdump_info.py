@@ -1,0 +1,231 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""kdump_info's gathering on fixture trees of each family: /proc, /sys, config files and
+the outputs of the commands it runs."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+
+import pytest
+
+from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
+from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
+from test__vmcore import disk_dump_header
+
+HERE = os.path.dirname(__file__)
+FIXTURES = os.path.join(HERE, "..", "..", "fixtures")
+MIB = 1 << 20
+IOMEM_1G = ("00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+            "00100000-3ffdffff : System RAM\n  01000000-01e02a66 : Kernel code\n"
+            "  33000000-3effffff : Crash kernel\n")
+IOMEM_8G = ("00001000-0009fbff : System RAM\n00100000-bffdffff : System RAM\n"
+            "  a5000000-b4ffffff : Crash kernel\n100000000-23fffffff : System RAM\n")
+DEBIAN_READY = ("USE_KDUMP:        1\nKDUMP_COREDIR:    /var/crash\ncrashkernel addr: 0x33000000\n"
+                "   /var/lib/kdump/vmlinuz: symbolic link to /boot/vmlinuz-6.1.0-50-amd64\n"
+                "current state   : ready to kdump\n")
+DEBIAN_NOT_READY = "current state   : Not ready to kdump\n"
+
+HOSTS = {
+    "debian12": dict(
+        os_release='PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n',
+        release="6.1.0-50-amd64", cmdline="BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=x ro"
+        " console=ttyS0,115200n8 crashkernel=192M", iomem=IOMEM_1G, size=192 * MIB,
+        files={"etc/default/kdump-tools": ("debian12", "kdump-tools")}, family="debian",
+        commands={("kdump-config", "status"): (0, DEBIAN_READY, "")}),
+    "debian13": dict(
+        os_release='ID=debian\nVERSION_ID="13"\n', release="6.12.48+deb13-amd64",
+        cmdline="root=UUID=x ro crashkernel=384M-:128M", iomem=IOMEM_1G, size=192 * MIB,
+        files={"etc/default/kdump-tools": ("debian12", "kdump-tools")}, family="debian",
+        commands={("kdump-config", "status"): (0, DEBIAN_READY, "")}),
+    "rhel9": dict(
+        os_release='ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n', release="5.14.0-427.13.1.el9_4.x86_64",
+        cmdline="BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=/dev/mapper/rhel-root ro"
+        " crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", iomem=IOMEM_8G, size=256 * MIB,
+        files={"etc/kdump.conf": ("rhel9", "kdump.conf"),
+               "etc/sysconfig/kdump": ("rhel9", "sysconfig-kdump")}, family="redhat",
+        commands={("kdumpctl", "status"): (0, "kdump: Kdump is operational\n", "")}),
+    "rhel10": dict(
+        os_release='ID="rhel"\nID_LIKE="centos fedora"\nVERSION_ID="10.0"\n',
+        release="6.12.0-55.9.1.el10_0.x86_64", cmdline="root=/dev/vda4 crashkernel=2G-64G:256M,64G-:512M",
+        iomem=IOMEM_8G, size=256 * MIB,
+        files={"etc/kdump.conf": ("rhel9", "kdump.conf"),
+               "etc/sysconfig/kdump": ("rhel9", "sysconfig-kdump")}, family="redhat",
+        commands={("kdumpctl", "status"): (0, "kdump: Kdump is operational\n", "")}),
+    "fedora41": dict(
+        os_release='ID=fedora\nVERSION_ID=41\n', release="6.11.4-301.fc41.x86_64",
+        cmdline="root=UUID=x crashkernel=2G-64G:256M,64G-:512M", iomem=IOMEM_8G, size=256 * MIB,
+        files={"etc/kdump.conf": ("rhel9", "kdump.conf"),
+               "etc/sysconfig/kdump": ("rhel9", "sysconfig-kdump")}, family="redhat",
+        commands={("kdumpctl", "status"): (0, "kdump: Kdump is operational\n", "")}),
+    "sles15": dict(
+        os_release='ID="sles"\nID_LIKE="suse"\nVERSION_ID="15.5"\n', release="5.14.21-150500.55.39-default",
+        cmdline="root=UUID=x crashkernel=245M,high crashkernel=72M,low", iomem=IOMEM_8G,
+        size=(245 + 72) * MIB, files={"etc/sysconfig/kdump": ("sles15", "sysconfig-kdump")},
+        family="suse", commands={}),
+}
+
+
+class FakeHost(object):
+    def __init__(self, commands):
+        self.commands = dict(commands)
+        self.commands.setdefault(("systemctl", "is-enabled"), (0, "enabled\n", ""))
+        self.commands.setdefault(("systemctl", "is-active"), (0, "active\n", ""))
+        self.commands.setdefault(("makedumpfile", "-v"), (
+            0, "makedumpfile: version 1.7.2 (released on 20 Oct 2022)\nlzo\tenabled\nsnappy\tdisabled\n"
+               "zstd\tdisabled\n", ""))
+        self.calls = []
+
+    def which(self, name):
+        return "/usr/sbin/" + name if any(key[0] == name for key in self.commands) else None
+
+    def run(self, argv):
+        self.calls.append(argv)
+        name = os.path.basename(argv[0])
+        return self.commands.get((name, argv[1]), (1, "", "unexpected %r" % argv))
+
+
+def build(tmp_path, host, loaded="1", size=None, cmdline=None):
+    root = tmp_path / "root"
+    files = {"etc/os-release": host["os_release"], "proc/cmdline": (cmdline or host["cmdline"]) + "\n",
+             "proc/iomem": host["iomem"], "sys/kernel/kexec_crash_loaded": loaded + "\n",
+             "sys/kernel/kexec_crash_size": "%d\n" % (host["size"] if size is None else size),
+             "proc/meminfo": "MemTotal: 1000000 kB\nMemFree: 500000 kB\n"}
+    for path, parts in host["files"].items():
+        with open(os.path.join(FIXTURES, *parts)) as handle:
+            files[path] = handle.read()
+    for path, text in files.items():
+        full = root / path
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.write_text(text)
+    boot = root / "boot"
+    boot.mkdir(exist_ok=True)
+    (boot / ("vmlinuz-" + host["release"])).write_bytes(b"\0" * (8 * MIB))
+    return root
+
+
+def info_for(tmp_path, name, **overrides):
+    host = HOSTS[name]
+    root = build(tmp_path, host, **overrides)
+    fake = FakeHost(host["commands"])
+    return gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch="x86_64"), fake
+
+
+@pytest.mark.parametrize("name", sorted(HOSTS))
+def test_a_configured_host_is_ready(tmp_path, name):
+    info, _fake = info_for(tmp_path, name)
+    assert info["family"] == HOSTS[name]["family"]
+    assert info["installed"] is True
+    assert info["reasons"] == [] and info["ready"] is True
+    assert info["reservation"]["reserved"] == HOSTS[name]["size"]
+    assert info["reservation"]["requested"].startswith("crashkernel=")
+    assert info["reservation"]["regions"]
+    assert info["capture"]["loaded"] is True
+    assert info["target"]["type"] == "local"
+    assert info["makedumpfile"] == {"version": "1.7.2", "compressions": ["lzo", "zlib"]}
+    assert info["recommendation"]["crashkernel"].startswith("crashkernel=")
+    assert info["kernel_release"] == HOSTS[name]["release"]
+
+
+def test_the_reservation_matches_the_command_line(tmp_path):
+    info, _fake = info_for(tmp_path, "rhel9")
+    assert info["reservation"]["requested_bytes"] == 256 * MIB
+    sles, _fake = info_for(tmp_path / "s", "sles15")
+    assert sles["reservation"]["high"] and sles["reservation"]["low"]
+
+
+def test_missing_reservation(tmp_path):
+    info, _fake = info_for(tmp_path, "debian12", loaded="0", size=0, cmdline="root=UUID=x ro")
+    assert info["ready"] is False
+    assert info["reasons"][:3] == [
+        "no crashkernel= on the kernel command line: reserve memory (kernel_cmdline) and reboot",
+        "no memory is reserved for a capture kernel (/sys/kernel/kexec_crash_size is 0)",
+        "no capture kernel is loaded (/sys/kernel/kexec_crash_loaded is 0)"]
+    assert info["reservation"]["requested"] is None
+
+
+def test_not_loaded_and_tool_not_ready(tmp_path):
+    host = dict(HOSTS["debian12"], commands={("kdump-config", "status"): (0, DEBIAN_NOT_READY, "")})
+    root = build(tmp_path, host, loaded="0")
+    fake = FakeHost(host["commands"])
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch="x86_64")
+    assert info["ready"] is False
+    assert info["service"]["ready"] is False
+    assert "no capture kernel is loaded (/sys/kernel/kexec_crash_loaded is 0)" in info["reasons"]
+
+
+def test_service_disabled_is_a_reason(tmp_path):
+    host = dict(HOSTS["rhel9"])
+    root = build(tmp_path, host)
+    commands = dict(host["commands"])
+    commands[("systemctl", "is-enabled")] = (1, "disabled\n", "")
+    fake = FakeHost(commands)
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch="x86_64")
+    assert info["reasons"] == ["kdump.service is not enabled: no capture kernel will be loaded"
+                               " after the next boot"]
+
+
+def test_never_installed(tmp_path):
+    host = dict(HOSTS["debian12"], files={})
+    root = build(tmp_path, host, loaded="0", size=0, cmdline="root=UUID=x ro")
+    fake = FakeHost({})
+    info = gather(str(root), run=fake.run, which=lambda name: None, release=host["release"],
+                  arch="x86_64")
+    assert info["installed"] is False and info["ready"] is False
+    assert info["reasons"][0] == "kdump-tools is not installed (/etc/default/kdump-tools does not exist)"
+    assert info["target"] is None and info["dumps"] == []
+    assert info["makedumpfile"] == {"version": None, "compressions": []}
+    assert set(info) == {"family", "installed", "package", "kernel_release", "reservation", "capture",
+                         "service", "target", "makedumpfile", "dumps", "recommendation", "ready",
+                         "reasons", "notes"}
+
+
+def test_use_kdump_zero(tmp_path):
+    info, _fake = info_for(tmp_path, "debian12")
+    root = tmp_path / "root"
+    conf = root / "etc" / "default" / "kdump-tools"
+    conf.write_text(conf.read_text().replace("USE_KDUMP=1", "USE_KDUMP=0"))
+    fake = FakeHost(HOSTS["debian12"]["commands"])
+    info = gather(str(root), run=fake.run, which=fake.which, release="6.1.0-50-amd64", arch="x86_64")
+    assert info["reasons"][0].startswith("USE_KDUMP=0")
+
+
+def test_ebusy_on_kexec_crash_size_is_retried(tmp_path, monkeypatch):
+    real_open = open
+    busy = {"left": 1}
+
+    def fake_open(path, *args, **kwargs):
+        if str(path).endswith("kexec_crash_size") and busy["left"]:
+            busy["left"] -= 1
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
+    monkeypatch.setattr(_hostinfo.time, "sleep", lambda seconds: None)
+    info, _fake = info_for(tmp_path, "debian12")
+    assert info["reservation"]["reserved"] == 192 * MIB and busy["left"] == 0
+
+
+def test_dumps_newest_first_with_their_headers(tmp_path):
+    info, _fake = info_for(tmp_path, "debian12")
+    crash = tmp_path / "root" / "var" / "crash"
+    old = crash / "202611250800"
+    new = crash / "202611260922"
+    for directory, release, status in ((old, "6.1.0-49-amd64", 0x2), (new, "6.1.0-50-amd64", 0x2 | 0x8)):
+        directory.mkdir(parents=True)
+        (directory / ("dump." + directory.name)).write_bytes(disk_dump_header(release=release, status=status))
+        (directory / ("dmesg." + directory.name)).write_text("[0.0] Linux version\n")
+    os.utime(str(old / "dump.202611250800"), (1000, 1000))
+    fake = FakeHost(HOSTS["debian12"]["commands"])
+    info = gather(str(tmp_path / "root"), run=fake.run, which=fake.which, release="6.1.0-50-amd64",
+                  arch="x86_64")
+    assert [d["path"] for d in info["dumps"]] == ["/var/crash/202611260922/dump.202611260922",
+                                                  "/var/crash/202611250800/dump.202611250800"]
+    assert info["dumps"][0]["incomplete"] is True and info["dumps"][0]["valid"] is False
+    assert info["dumps"][1]["kernel"] == "6.1.0-49-amd64" and info["dumps"][1]["valid"] is True
+    assert info["dumps"][1]["dmesg"] == "/var/crash/202611250800/dmesg.202611250800"

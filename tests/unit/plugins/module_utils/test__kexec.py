@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import struct
+
+import pytest
+
+from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
+from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+    SECURE_BOOT_GUID,
+    Capture,
+    KexecError,
+    capture_cmdline,
+    choose_syscall,
+    decide,
+    efi_secure_boot,
+    fingerprint,
+    fits,
+    kexec_argv,
+    lockdown_mode,
+    needs_rebuild,
+    unload_argv,
+)
+
+MIB = 1 << 20
+PROC_CMDLINE = ("BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=dce86a75-c9c4-429a-b8ac-6996f2e95c32"
+                " ro console=ttyS0,115200n8 crashkernel=192M hugepages=16")
+
+
+def test_debian_cmdline_as_kdump_config_builds_it():
+    assert capture_cmdline("debian", PROC_CMDLINE, {}) == (
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=dce86a75-c9c4-429a-b8ac-6996f2e95c32"
+        " ro console=ttyS0,115200n8 reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1"
+        " irqpoll usbcore.nousb")
+
+
+def test_debian_cmdline_overrides():
+    config = {"KDUMP_CMDLINE": "root=/dev/vda1 ro", "KDUMP_CMDLINE_APPEND": "nr_cpus=1 x=y"}
+    assert capture_cmdline("debian", PROC_CMDLINE, config) == "root=/dev/vda1 ro nr_cpus=1 x=y"
+    assert capture_cmdline("debian", PROC_CMDLINE, {"KDUMP_CMDLINE_APPEND": ""}).endswith(
+        "console=ttyS0,115200n8")
+
+
+def test_redhat_cmdline_removes_and_appends():
+    config = {"KDUMP_COMMANDLINE": "", "KDUMP_COMMANDLINE_REMOVE": "hugepages hugepagesz quiet",
+              "KDUMP_COMMANDLINE_APPEND": "irqpoll nr_cpus=1 reset_devices"}
+    assert capture_cmdline("redhat", PROC_CMDLINE + " quiet", config) == (
+        "root=UUID=dce86a75-c9c4-429a-b8ac-6996f2e95c32 ro console=ttyS0,115200n8 irqpoll"
+        " nr_cpus=1 reset_devices")
+
+
+@pytest.mark.parametrize("requested,arch,secure,lockdown,expected", [
+    ("auto", "x86_64", False, "none", ("file", None)),
+    ("auto", "aarch64", False, "none", ("file", None)),
+    ("auto", "ppc64", False, "none",
+     ("load", "kexec_file_load is not available on ppc64; kexec_load is used")),
+    ("auto", "ppc64", True, "none", ("file", None)),
+    ("auto", "ppc64", False, "integrity", ("file", None)),
+    ("load", "x86_64", False, "none", ("load", None)),
+    ("file", "ppc64", False, "none", ("file", None)),
+])
+def test_syscall_choice(requested, arch, secure, lockdown, expected):
+    assert choose_syscall(requested, arch, secure, lockdown) == expected
+
+
+@pytest.mark.parametrize("secure,lockdown,pattern", [
+    (True, "none", "under Secure Boot"), (False, "confidentiality", "lockdown=confidentiality")])
+def test_kexec_load_refused_when_locked(secure, lockdown, pattern):
+    with pytest.raises(KexecError, match=pattern):
+        choose_syscall("load", "x86_64", secure, lockdown)
+
+
+def test_argv():
+    assert kexec_argv("/sbin/kexec", "file", "/boot/vmlinuz-6.1", "/var/lib/kdump/initrd.img-6.1",
+                      "root=/dev/vda1 nr_cpus=1", ["--debug"]) == [
+        "/sbin/kexec", "-p", "-s", "--debug", "--command-line=root=/dev/vda1 nr_cpus=1",
+        "--initrd=/var/lib/kdump/initrd.img-6.1", "/boot/vmlinuz-6.1"]
+    assert kexec_argv("kexec", "load", "k", None, "c") == ["kexec", "-p", "-c", "--command-line=c", "k"]
+    assert unload_argv("kexec", "file") == ["kexec", "-p", "-u", "-s"]
+    assert unload_argv("kexec", "load") == ["kexec", "-p", "-u"]
+
+
+@pytest.mark.parametrize("text,mode", [
+    ("[none] integrity confidentiality\n", "none"), ("none [integrity] confidentiality", "integrity"),
+    (None, "none")])
+def test_lockdown(text, mode):
+    assert lockdown_mode(text) == mode
+
+
+@pytest.mark.parametrize("secure,setup,expected", [(1, 0, True), (0, 0, False), (1, 1, False),
+                                                   (None, None, False)])
+def test_secure_boot_from_efivars(tmp_path, secure, setup, expected):
+    efivars = tmp_path / "sys" / "firmware" / "efi" / "efivars"
+    efivars.mkdir(parents=True)
+    for name, value in (("SecureBoot", secure), ("SetupMode", setup)):
+        if value is not None:
+            (efivars / ("%s-%s" % (name, SECURE_BOOT_GUID))).write_bytes(b"\x06\x00\x00\x00" + bytes([value]))
+    assert efi_secure_boot(str(tmp_path)) is expected
+
+
+def bzimage(init_size, total):
+    data = bytearray(total)
+    data[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", data, 0x206, 0x020F)
+    struct.pack_into("<I", data, 0x260, init_size)
+    return bytes(data)
+
+
+def test_fits_uses_the_kernels_in_memory_size(tmp_path):
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(bzimage(40 * MIB, 2 * MIB))
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(b"\0" * (30 * MIB))
+    assert fits(128 * MIB, str(kernel), str(initrd)) is None
+    message = fits(64 * MIB, str(kernel), str(initrd))
+    assert "needs 40 MiB in memory and the initrd %s is 30 MiB, 70 MiB together, but only 64 MiB" \
+           " are reserved" % initrd in message
+    assert "raise crashkernel=" in message
+
+
+def test_fingerprint_and_rebuild(tmp_path):
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"kernel")
+    initrd = tmp_path / "i"
+    initrd.write_bytes(b"initrd")
+    conf = tmp_path / "kdump.conf"
+    conf.write_text("path /var/crash\n")
+    first = fingerprint(str(kernel), str(initrd), "c", "file", [str(conf)])
+    assert first == fingerprint(str(kernel), str(initrd), "c", "file", [str(conf)])
+    conf.write_text("ssh kdump@dumps\n")
+    second = fingerprint(str(kernel), str(initrd), "c", "file", [str(conf)])
+    assert needs_rebuild(first, second)
+    assert not needs_rebuild(None, second)
+    initrd.write_bytes(b"other")
+    assert fingerprint(str(kernel), str(initrd), "c", "file", [str(conf)])["initrd_sha256"] != \
+        second["initrd_sha256"]
+
+
+FP = {"kernel": "/boot/vmlinuz", "initrd_sha256": "a", "cmdline": "c", "config_sha256": {}}
+
+
+@pytest.mark.parametrize("state,loaded,stored,current,initrd,rebuild,actions", [
+    ("loaded", False, None, FP, True, "auto", ["load"]),
+    ("loaded", True, None, FP, True, "auto", []),                     # adopt the service's load
+    ("loaded", True, FP, FP, True, "auto", []),                       # idempotent
+    ("loaded", True, FP, dict(FP, cmdline="d"), True, "auto", ["unload", "load"]),
+    ("loaded", True, FP, dict(FP, config_sha256={"/etc/kdump.conf": "x"}), True, "auto",
+     ["unload", "rebuild", "load"]),
+    ("loaded", True, FP, dict(FP, config_sha256={"/etc/kdump.conf": "x"}), True, "never",
+     ["unload", "load"]),
+    ("loaded", False, None, None, False, "auto", ["rebuild", "load"]),
+    ("loaded", True, FP, FP, True, "always", ["unload", "rebuild", "load"]),
+    ("reloaded", True, FP, FP, True, "auto", ["unload", "load"]),
+    ("reloaded", False, FP, FP, True, "auto", ["load"]),
+    ("unloaded", True, FP, FP, True, "auto", ["unload"]),
+    ("unloaded", False, FP, FP, True, "auto", []),
+])
+def test_decide(state, loaded, stored, current, initrd, rebuild, actions):
+    got, reasons = decide(state, loaded, stored, current, initrd, rebuild)
+    assert got == actions
+    assert bool(reasons) == bool(actions)
+
+
+def test_decide_names_what_differs():
+    _actions, reasons = decide("loaded", True, FP, dict(FP, cmdline="d", kernel="/boot/other"), True)
+    assert reasons == ["what is loaded differs from what should be (cmdline, kernel)"]
+
+
+def make_root(tmp_path, size="201326592\n", loaded="1\n"):
+    sysdir = tmp_path / "sys" / "kernel"
+    sysdir.mkdir(parents=True)
+    (sysdir / "kexec_crash_size").write_text(size)
+    (sysdir / "kexec_crash_loaded").write_text(loaded)
+    return Capture(str(tmp_path), sleep=lambda seconds: None)
+
+
+def test_reads_the_reservation(tmp_path):
+    capture = make_root(tmp_path)
+    assert capture.reserved() == 192 * MIB and capture.loaded() is True
+
+
+def test_kexec_crash_size_is_read_again_on_ebusy(tmp_path, monkeypatch):
+    capture = make_root(tmp_path)
+    real_open = open
+    busy = {"left": 2}
+
+    def fake_open(path, *args, **kwargs):
+        if str(path).endswith("kexec_crash_size") and busy["left"]:
+            busy["left"] -= 1
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
+    assert capture.reserved() == 192 * MIB
+    assert busy["left"] == 0
+
+
+def test_kexec_crash_size_busy_for_good_is_an_error(tmp_path, monkeypatch):
+    capture = make_root(tmp_path)
+
+    def fake_open(path, *args, **kwargs):
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
+    with pytest.raises(KexecError, match="kexec_crash_size"):
+        capture.reserved()
+
+
+def test_state_file_and_defaults(tmp_path):
+    capture = make_root(tmp_path)
+    assert capture.stored() is None
+    state = tmp_path / "var" / "lib" / "crashdump-kdump"
+    state.mkdir(parents=True)
+    (state / "kexec_crash.json").write_text('{"cmdline": "c"}')
+    assert capture.stored() == {"cmdline": "c"}
+    (state / "kexec_crash.json").write_text("not json")
+    assert capture.stored() is None
+    assert capture.defaults("redhat", "5.14.0-427.el9.x86_64") == (
+        "/boot/vmlinuz-5.14.0-427.el9.x86_64", "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img")
+    assert capture.defaults("suse", "6.4.0-150600.23-default")[1] == "/boot/initrd-6.4.0-150600.23-default-kdump"
