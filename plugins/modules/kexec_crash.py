@@ -139,7 +139,7 @@ method:
   returned: always
   type: str
 syscall:
-  description: V(file) (kexec_file_load) or V(load) (kexec_load).
+  description: V(file) (kexec_file_load) or V(load) (kexec_load) with V(direct); V(service) when the service chooses.
   returned: always
   type: str
 kernel:
@@ -279,6 +279,9 @@ def main():
         syscall, note = choose_syscall(p["syscall"], os.uname()[4], secure_boot, lockdown)
     except KexecError as exc:
         module.fail_json(msg=str(exc), **result)
+    if p["method"] == "service":
+        # The tool picks the system call itself (kdump-config: -s under Secure Boot).
+        syscall, note = "service", None
     if note:
         notes.append(note)
     result.update(reserved=reserved, loaded=loaded, syscall=syscall)
