@@ -83,8 +83,11 @@ def list_dumps(directory, limit=20):
         info = sniff(path)
         info["mtime"] = int(mtime)
         info["dmesg"] = _dmesg_beside(path)
-        info["valid"] = (info["error"] is None and info["format"] != "unknown"
-                         and not info["incomplete"] and "incomplete" not in os.path.basename(path))
+        if "incomplete" in os.path.basename(path):
+            info["valid"] = False
+            info["error"] = info["error"] or "still named incomplete: the capture kernel did not finish"
+        for key in ("reasons", "vmcoreinfo", "flattened", "pages", "header_version", "segments"):
+            info.pop(key, None)
         out.append(info)
     return out
 

@@ -2,15 +2,27 @@
 # Copyright (c) crashdump.kdump contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Headers of crash dump files: kdump-compressed, flattened, ELF.
+"""Crash dump files read in pure Python: kdump-compressed, flattened, ELF.
 
 PRIVATE to the crashdump.kdump collection: this is not a public API and may
 change without notice. Pure Python, no Ansible import, runs on Python 3.8+.
 
-``sniff(path)`` reads only the first blocks of a dump: its format, the crashed
-kernel's release and machine, the dump time, the compression, and whether
-makedumpfile marked it incomplete. Never raises on bad input: the result then
-has ``format: unknown`` and an ``error``.
+``inspect(path)`` reads a dump's headers - never its whole page data - and says
+what it is (format, header version, the crashed kernel's release and machine,
+page size, crash time, dump level, compression, the incomplete flag) and
+whether it is complete and usable (``valid`` with ``reasons``). A flattened
+dump (makedumpfile -F, as written over SSH and by kdump-tools) is read through
+an index of its records, without reassembling it. Bad input never raises:
+it gives ``valid: false`` and a reason.
+
+Layouts (makedumpfile's diskdump_mod.h and IMPLEMENTATION, 64-bit hosts):
+disk_dump_header in block 0 (signature, header_version, new_utsname 6x65,
+timeval at 408, status at 424, block_size, sub_hdr_size, bitmap_blocks,
+max_mapnr ...); kdump_sub_header in block 1 (phys_base, dump_level, split,
+start_pfn, end_pfn, offset/size of vmcoreinfo (v3+), note (v4), eraseinfo
+(v5), 64-bit pfns (v6)); then the 1st and 2nd bitmaps (bitmap_blocks blocks
+together), then one 24-byte page descriptor (offset, size, flags,
+page_flags) per page set in the 2nd bitmap, then the page data.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,28 +37,97 @@ KDUMP_SIGNATURES = (b"KDUMP   ", b"DISKDUMP")
 FLAT_SIGNATURE = b"makedumpfile"
 FLAT_HEADER_SIZE = 4096
 UTS_LEN = 65
-# struct disk_dump_header on 64-bit hosts: signature[8], int header_version,
-# new_utsname (6 x 65), padding to 8, struct timeval (2 x 8), then 32-bit fields.
 OFF_UTSNAME = 12
 OFF_TIMESTAMP = 408
 OFF_STATUS = 424
-OFF_BLOCK_SIZE = 428
+HEADER_STRUCT = "<IiiIIIIIIi"     # status .. nr_cpus, from OFF_STATUS
 STATUS_INCOMPLETE = 0x8
 COMPRESSION_FLAGS = ((0x1, "zlib"), (0x2, "lzo"), (0x4, "snappy"), (0x20, "zstd"))
+PAGE_DESC_SIZE = 24
+SUB_HEADER = "<qiiqqqqqqqqQQQ"    # phys_base .. max_mapnr_64
+ELF_MAGIC = b"\x7fELF"
+PT_LOAD = 1
+PT_NOTE = 4
+
+
+class DumpError(Exception):
+    """The dump cannot be read as its format says; the message is the reason."""
 
 
 def _cstr(data):
     return data.split(b"\0", 1)[0].decode("ascii", "replace")
 
 
+class PlainSource(object):
+    def __init__(self, handle, size):
+        self.handle = handle
+        self.size = size
+
+    def read_at(self, offset, length):
+        if offset < 0 or offset + length > self.size:
+            raise DumpError("truncated: needs bytes %d-%d, the file has %d" % (
+                offset, offset + length, self.size))
+        self.handle.seek(offset)
+        return self.handle.read(length)
+
+
+class FlatSource(object):
+    """A flattened dump: 4096-byte header, then records ``{int64 offset, int64 size, data}``
+    (big-endian) that place data at offsets of the dump they stand for, ended by offset -1."""
+
+    def __init__(self, handle, file_size):
+        self.handle = handle
+        self.records = []          # (logical offset, size, file offset of data)
+        self.ended = False
+        self.truncated = None
+        position = FLAT_HEADER_SIZE
+        while True:
+            handle.seek(position)
+            raw = handle.read(16)
+            if len(raw) < 16:
+                self.truncated = "the flattened dump ends at byte %d without its end marker" % position
+                break
+            offset, size = struct.unpack(">qq", raw)
+            if offset == -1:
+                self.ended = True
+                break
+            if offset < 0 or size < 0:
+                self.truncated = "a record header at byte %d is corrupt" % position
+                break
+            if position + 16 + size > file_size:
+                self.truncated = ("the record at byte %d holds %d bytes but the file ends after %d"
+                                  % (position, size, file_size - position - 16))
+                break
+            self.records.append((offset, size, position + 16))
+            position += 16 + size
+        self.size = max([offset + size for offset, size, _pos in self.records] or [0])
+
+    def read_at(self, offset, length):
+        out = bytearray(length)
+        covered = 0
+        for start, size, position in self.records:
+            end = start + size
+            if end <= offset or start >= offset + length:
+                continue
+            lo, hi = max(start, offset), min(end, offset + length)
+            self.handle.seek(position + lo - start)
+            out[lo - offset:hi - offset] = self.handle.read(hi - lo)
+            covered += hi - lo
+        if covered < length:
+            raise DumpError("truncated: bytes %d-%d of the dump are not in the flattened file"
+                            % (offset, offset + length))
+        return bytes(out)
+
+
 def parse_disk_dump_header(data):
     """The fields of a ``disk_dump_header`` at the start of ``data``, or None."""
-    if len(data) < OFF_BLOCK_SIZE + 4 or data[:8] not in KDUMP_SIGNATURES:
+    if len(data) < OFF_STATUS + struct.calcsize(HEADER_STRUCT) or data[:8] not in KDUMP_SIGNATURES:
         return None
     version = struct.unpack_from("<i", data, 8)[0]
     uts = [_cstr(data[OFF_UTSNAME + i * UTS_LEN:OFF_UTSNAME + (i + 1) * UTS_LEN]) for i in range(6)]
     seconds = struct.unpack_from("<q", data, OFF_TIMESTAMP)[0]
-    status, block_size = struct.unpack_from("<Ii", data, OFF_STATUS)
+    (status, block_size, sub_hdr_size, bitmap_blocks, max_mapnr, _total, _device, _written,
+     _cpu, nr_cpus) = struct.unpack_from(HEADER_STRUCT, data, OFF_STATUS)
     compression = [name for flag, name in COMPRESSION_FLAGS if status & flag]
     return {
         "signature": data[:8].decode("ascii").strip(),
@@ -54,58 +135,194 @@ def parse_disk_dump_header(data):
         "nodename": uts[1],
         "kernel": uts[2],
         "machine": uts[4],
-        "crash_time": seconds if seconds > 0 else None,
+        "dump_time": seconds if seconds > 0 else None,
         "incomplete": bool(status & STATUS_INCOMPLETE),
         "compression": compression[0] if compression else "none",
         "page_size": block_size,
+        "sub_hdr_size": sub_hdr_size,
+        "bitmap_blocks": bitmap_blocks,
+        "max_mapnr": max_mapnr,
+        "nr_cpus": nr_cpus,
     }
 
 
-def _elf_release(handle):
-    """OSRELEASE= of the VMCOREINFO note of an ELF core, looked for in the first MiB."""
-    handle.seek(0)
-    head = handle.read(1 << 20)
-    match = re.search(rb"OSRELEASE=([^\n\0]+)", head)
-    return match.group(1).decode("ascii", "replace") if match else None
-
-
-def sniff(path):
-    out = {"path": path, "format": "unknown", "kernel": None, "machine": None,
-           "crash_time": None, "incomplete": None, "compression": None, "error": None}
-    try:
-        out["size"] = os.path.getsize(path)
-        with open(path, "rb") as handle:
-            head = handle.read(FLAT_HEADER_SIZE)
-            if head[:8] in KDUMP_SIGNATURES:
-                header = parse_disk_dump_header(head)
-                if header is None:
-                    out["error"] = "truncated kdump header"
-                    return out
-                out.update(format="kdump", **_pick(header))
-            elif head[:len(FLAT_SIGNATURE)] == FLAT_SIGNATURE:
-                out["format"] = "flattened"
-                record = handle.read(16)
-                if len(record) < 16:
-                    out["error"] = "flattened dump without data records"
-                    return out
-                offset, size = struct.unpack(">qq", record)
-                data = handle.read(min(size, FLAT_HEADER_SIZE)) if offset == 0 and size > 0 else b""
-                header = parse_disk_dump_header(data)
-                if header is None:
-                    out["error"] = "the first record of the flattened dump is not a kdump header"
-                    return out
-                out.update(_pick(header))
-            elif head[:4] == b"\x7fELF":
-                out["format"] = "elf"
-                out["kernel"] = _elf_release(handle)
-                out["compression"] = "none"
-            else:
-                out["error"] = "not a kdump, flattened or ELF dump"
-    except (IOError, OSError) as exc:
-        out["error"] = str(exc)
+def parse_vmcoreinfo(text):
+    """``KEY=value`` lines of a VMCOREINFO note."""
+    out = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and " " not in key:
+            out[key] = value
     return out
 
 
-def _pick(header):
-    return dict((key, header[key]) for key in ("kernel", "machine", "crash_time", "incomplete",
-                                                "compression"))
+def _popcount(data):
+    return bin(int.from_bytes(data, "little")).count("1") if data else 0
+
+
+def _read_kdump(source, header, out, reasons, check_pages):
+    block = header["page_size"]
+    if block <= 0 or block & (block - 1) or header["sub_hdr_size"] <= 0 or header["bitmap_blocks"] <= 0:
+        raise DumpError("the kdump header is corrupt (block size %d, sub header %d blocks, bitmap"
+                        " %d blocks)" % (block, header["sub_hdr_size"], header["bitmap_blocks"]))
+    sub = source.read_at(block, struct.calcsize(SUB_HEADER))
+    fields = struct.unpack(SUB_HEADER, sub)
+    out["dump_level"] = fields[1]
+    offset_info, size_info = fields[5], fields[6]
+    if header["header_version"] >= 3 and 0 < size_info < (1 << 20) and offset_info > 0:
+        info = parse_vmcoreinfo(source.read_at(offset_info, size_info).decode("ascii", "replace"))
+        out["vmcoreinfo"] = dict((key, info[key]) for key in ("OSRELEASE", "PAGESIZE", "CRASHTIME",
+                                                              "BUILD-ID") if key in info)
+    if not check_pages:
+        return
+    bitmap_bytes = header["bitmap_blocks"] * block // 2
+    bitmap2 = source.read_at((1 + header["sub_hdr_size"]) * block + bitmap_bytes, bitmap_bytes)
+    pages = _popcount(bitmap2)
+    out["pages"] = pages
+    if pages == 0:
+        reasons.append("the dump holds no pages")
+        return
+    descs = (1 + header["sub_hdr_size"] + header["bitmap_blocks"]) * block
+    last = source.read_at(descs + (pages - 1) * PAGE_DESC_SIZE, PAGE_DESC_SIZE)
+    data_offset, data_size = struct.unpack_from("<qi", last, 0)
+    if data_offset <= 0 or data_size <= 0 or data_size > block:
+        reasons.append("the descriptor of the last page is corrupt (offset %d, size %d)"
+                       % (data_offset, data_size))
+        return
+    source.read_at(data_offset, data_size)
+
+
+def _read_elf(handle, size, out, reasons):
+    handle.seek(0)
+    ident = handle.read(64)
+    if len(ident) < 64 or ident[4] != 2 or ident[5] != 1:
+        raise DumpError("only 64-bit little-endian ELF cores are read")
+    e_type = struct.unpack_from("<H", ident, 16)[0]
+    if e_type != 4:
+        raise DumpError("an ELF file of type %d, not a core (4)" % e_type)
+    phoff, = struct.unpack_from("<Q", ident, 32)
+    phentsize, phnum = struct.unpack_from("<HH", ident, 54)
+    if phentsize < 56 or phnum == 0 or phoff + phentsize * phnum > size:
+        raise DumpError("the ELF program headers are corrupt or truncated")
+    handle.seek(phoff)
+    table = handle.read(phentsize * phnum)
+    end = 0
+    loads = 0
+    info = {}
+    for index in range(phnum):
+        p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from(
+            "<IIQQQQ", table, index * phentsize)
+        end = max(end, p_offset + p_filesz)
+        if p_type == PT_LOAD:
+            loads += 1
+        elif p_type == PT_NOTE and p_offset + p_filesz <= size and p_filesz < (16 << 20):
+            handle.seek(p_offset)
+            info.update(_vmcoreinfo_from_notes(handle.read(p_filesz)))
+    out["pages"] = None
+    out["segments"] = loads
+    if info:
+        out["vmcoreinfo"] = dict((key, info[key]) for key in ("OSRELEASE", "PAGESIZE", "CRASHTIME",
+                                                              "BUILD-ID") if key in info)
+    if loads == 0:
+        reasons.append("the ELF core has no memory segments (PT_LOAD)")
+    if end > size:
+        reasons.append("truncated: the segments end at byte %d, the file has %d" % (end, size))
+
+
+def _vmcoreinfo_from_notes(data):
+    position = 0
+    while position + 12 <= len(data):
+        namesz, descsz, _type = struct.unpack_from("<III", data, position)
+        name_start = position + 12
+        desc_start = name_start + ((namesz + 3) & ~3)
+        name = data[name_start:name_start + namesz].rstrip(b"\0")
+        if name == b"VMCOREINFO":
+            return parse_vmcoreinfo(data[desc_start:desc_start + descsz].decode("ascii", "replace"))
+        position = desc_start + ((descsz + 3) & ~3)
+        if namesz == 0 and descsz == 0:
+            break
+    return {}
+
+
+def inspect(path, expected_kernel=None, check_pages=True):
+    """What the dump at ``path`` is, and whether it is valid (see the module docstring)."""
+    out = {"path": path, "size": None, "format": "unknown", "header_version": None,
+           "kernel": None, "machine": None, "page_size": None, "crash_time": None,
+           "dump_time": None, "dump_level": None, "compression": None, "incomplete": None,
+           "flattened": False, "pages": None, "vmcoreinfo": {}, "valid": False, "reasons": []}
+    reasons = out["reasons"]
+    try:
+        out["size"] = size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(FLAT_HEADER_SIZE)
+            if head[:len(FLAT_SIGNATURE)] == FLAT_SIGNATURE:
+                out["flattened"] = True
+                source = FlatSource(handle, size)
+                if source.truncated:
+                    reasons.append(source.truncated)
+                head = source.read_at(0, FLAT_HEADER_SIZE) if source.records else b""
+            else:
+                source = PlainSource(handle, size)
+            if head[:8] in KDUMP_SIGNATURES:
+                header = parse_disk_dump_header(head)
+                if header is None:
+                    raise DumpError("truncated: the kdump header is incomplete")
+                out["format"] = "kdump"
+                for key in ("header_version", "kernel", "machine", "page_size", "dump_time",
+                            "incomplete", "compression"):
+                    out[key] = header[key]
+                if header["incomplete"]:
+                    reasons.append("makedumpfile marked the dump incomplete (it ran out of space"
+                                   " or was interrupted)")
+                _read_kdump(source, header, out, reasons, check_pages)
+            elif head[:4] == ELF_MAGIC and not out["flattened"]:
+                out["format"] = "elf"
+                out["compression"] = "none"
+                out["incomplete"] = False
+                _read_elf(handle, size, out, reasons)
+            elif out["flattened"]:
+                raise DumpError("the flattened file does not hold a kdump dump")
+            else:
+                raise DumpError("not a kdump-compressed, flattened or ELF dump")
+    except DumpError as exc:
+        reasons.append(str(exc))
+    except (IOError, OSError) as exc:
+        reasons.append("cannot read %s: %s" % (path, exc))
+    except (struct.error, ValueError, OverflowError, MemoryError) as exc:
+        reasons.append("corrupt: %s" % exc)
+    info = out["vmcoreinfo"]
+    if info.get("OSRELEASE"):
+        out["kernel"] = out["kernel"] or info["OSRELEASE"]
+        if out["format"] == "kdump" and info["OSRELEASE"] != out["kernel"]:
+            reasons.append("the header says kernel %s, VMCOREINFO %s" % (out["kernel"], info["OSRELEASE"]))
+    if info.get("PAGESIZE", "").isdigit():
+        out["page_size"] = out["page_size"] or int(info["PAGESIZE"])
+    if info.get("CRASHTIME", "").isdigit():
+        out["crash_time"] = int(info["CRASHTIME"])
+    if expected_kernel and out["kernel"] and out["kernel"] != expected_kernel:
+        reasons.append("the dump is of kernel %s, not %s" % (out["kernel"], expected_kernel))
+    out["valid"] = out["format"] != "unknown" and not reasons
+    return out
+
+
+def sniff(path):
+    """A quick look (headers only, no page check), for listings."""
+    info = inspect(path, check_pages=False)
+    info["error"] = "; ".join(info["reasons"]) or None
+    return info
+
+
+def tail(path, lines=20):
+    """The last ``lines`` lines of a text file (a dmesg saved beside a dump), or None."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+    return data.splitlines()[-lines:]
+
+
+DUMP_NAME = re.compile(r"^(dump\..*|dump-incomplete.*|vmcore(\.flat)?|vmcore-incomplete|vmcore\.\d+)$")

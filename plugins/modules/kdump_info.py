@@ -201,7 +201,16 @@ dumps:
       description: The crashed kernel's machine from the header.
       type: str
     crash_time:
-      description: The dump time from the header, where recorded.
+      description: The crash time from VMCOREINFO (CRASHTIME), where recorded.
+      type: int
+    dump_time:
+      description: The time in the kdump header.
+      type: int
+    page_size:
+      description: The page size.
+      type: int
+    dump_level:
+      description: makedumpfile's dump level.
       type: int
     compression:
       description: The page compression.

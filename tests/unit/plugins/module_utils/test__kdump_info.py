@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
-from test__vmcore import disk_dump_header
+from test__vmcore import kdump_file
 
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "..", "..", "fixtures")
@@ -218,7 +218,7 @@ def test_dumps_newest_first_with_their_headers(tmp_path):
     new = crash / "202611260922"
     for directory, release, status in ((old, "6.1.0-49-amd64", 0x2), (new, "6.1.0-50-amd64", 0x2 | 0x8)):
         directory.mkdir(parents=True)
-        (directory / ("dump." + directory.name)).write_bytes(disk_dump_header(release=release, status=status))
+        (directory / ("dump." + directory.name)).write_bytes(kdump_file(release=release, status=status))
         (directory / ("dmesg." + directory.name)).write_text("[0.0] Linux version\n")
     os.utime(str(old / "dump.202611250800"), (1000, 1000))
     fake = FakeHost(HOSTS["debian12"]["commands"])
