@@ -312,7 +312,11 @@ def probe_kvm(kernel, timeout=30):
 
 
 def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev):
-    argv = ["qemu-system-x86_64", "-machine", "pc", "-accel", accel, "-m", str(memory),
+    # TCG runs the vCPUs in one thread: with one thread per vCPU (MTTCG) a guest patching
+    # its own code on all CPUs (static keys flipped while booting) was seen to livelock
+    # in int3 handlers, a hang that only TCG has.
+    accel_arg = accel if accel == "kvm" else "tcg,thread=single"
+    argv = ["qemu-system-x86_64", "-machine", "pc", "-accel", accel_arg, "-m", str(memory),
             "-smp", str(cpus), "-display", "none", "-nodefaults", "-vga", "none",
             "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % disk]
     if accel == "kvm":

@@ -110,3 +110,11 @@ def test_parse_forward():
     for bad in ("x", "1:2:3", "0", "70000", "a:22"):
         with pytest.raises(kdumplab.LabError, match="expected PORT or HOSTPORT:PORT"):
             kdumplab.parse_forward(bad)
+
+
+def test_tcg_runs_single_threaded_and_kvm_uses_the_host_cpu():
+    tcg = kdumplab.qemu_argv("tcg", 1024, 2, "disk.qcow2", [], None, None)
+    assert tcg[tcg.index("-accel") + 1] == "tcg,thread=single"
+    assert "-cpu" not in tcg
+    kvm = kdumplab.qemu_argv("kvm", 1024, 2, "disk.qcow2", [], None, None)
+    assert kvm[kvm.index("-accel") + 1] == "kvm" and kvm[kvm.index("-cpu") + 1] == "host"
