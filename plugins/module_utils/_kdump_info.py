@@ -47,42 +47,28 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
     SizingError,
     recommend,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import sniff
+from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+    dmesg_beside,
+    find_dumps,
+    sniff,
+)
 
 UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
-DUMP_NAMES = ("vmcore", "vmcore.flat", "vmcore-incomplete", "dump-incomplete")
-
-
-def _is_dump(name):
-    return name in DUMP_NAMES or name.startswith("dump.") or name.startswith("vmcore.")
-
-
 def list_dumps(directory, limit=20):
-    """Dumps one level below ``directory`` (each crash has a directory of its own), newest
-    first, with what their header says."""
+    """Dumps in ``directory`` (each crash has a directory of its own), newest first, with
+    what their headers say."""
     found = []
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return []
-    for entry in entries:
-        sub = os.path.join(directory, entry)
-        if not os.path.isdir(sub) or os.path.islink(sub):
-            continue
+    for path in find_dumps(directory):
         try:
-            names = os.listdir(sub)
+            found.append((os.path.getmtime(path), path))
         except OSError:
             continue
-        for name in names:
-            path = os.path.join(sub, name)
-            if _is_dump(name) and os.path.isfile(path):
-                found.append((os.path.getmtime(path), path))
     found.sort(reverse=True)
     out = []
     for mtime, path in found[:limit]:
         info = sniff(path)
         info["mtime"] = int(mtime)
-        info["dmesg"] = _dmesg_beside(path)
+        info["dmesg"] = dmesg_beside(path)
         if "incomplete" in os.path.basename(path):
             info["valid"] = False
             info["error"] = info["error"] or "still named incomplete: the capture kernel did not finish"
@@ -90,14 +76,6 @@ def list_dumps(directory, limit=20):
             info.pop(key, None)
         out.append(info)
     return out
-
-
-def _dmesg_beside(path):
-    directory = os.path.dirname(path)
-    for name in sorted(os.listdir(directory)):
-        if name.startswith("dmesg") or name == "vmcore-dmesg.txt":
-            return os.path.join(directory, name)
-    return None
 
 
 def reservation(cmdline, iomem_text, reserved, system_ram, arch, release):

@@ -46,6 +46,7 @@ COMPRESSION_FLAGS = ((0x1, "zlib"), (0x2, "lzo"), (0x4, "snappy"), (0x20, "zstd"
 PAGE_DESC_SIZE = 24
 SUB_HEADER = "<qiiqqqqqqqqQQQ"    # phys_base .. max_mapnr_64
 ELF_MAGIC = b"\x7fELF"
+DUMP_NAME = re.compile(r"^(dump\..*|dump-incomplete.*|vmcore(\.flat)?|vmcore-incomplete|vmcore\.\d+)$")
 PT_LOAD = 1
 PT_NOTE = 4
 
@@ -325,4 +326,31 @@ def tail(path, lines=20):
     return data.splitlines()[-lines:]
 
 
-DUMP_NAME = re.compile(r"^(dump\..*|dump-incomplete.*|vmcore(\.flat)?|vmcore-incomplete|vmcore\.\d+)$")
+
+def find_dumps(directory, depth=2):
+    """Dump files in ``directory`` and up to ``depth`` levels below it (kdump tools write one
+    directory per crash), without following symbolic links."""
+    found = []
+    base = directory.rstrip("/").count("/")
+    for current, dirs, files in os.walk(directory):
+        if current.rstrip("/").count("/") - base >= depth:
+            dirs[:] = []
+        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(current, name))]
+        for name in files:
+            path = os.path.join(current, name)
+            if DUMP_NAME.match(name) and os.path.isfile(path) and not os.path.islink(path):
+                found.append(path)
+    return sorted(found)
+
+
+def dmesg_beside(path):
+    """The kernel log the kdump tools save beside a dump (dmesg.*, vmcore-dmesg.txt), or None."""
+    directory = os.path.dirname(path)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("dmesg") or name == "vmcore-dmesg.txt":
+            return os.path.join(directory, name)
+    return None

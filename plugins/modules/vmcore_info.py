@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vmcore_info
+short_description: Read and validate crash dumps (vmcores) without external tools
+version_added: 0.1.0
+description:
+  - Reads kdump-compressed dumps, their flattened form (makedumpfile C(-F), as written over SSH
+    and by kdump-tools; read through an index of its records, never reassembled) and ELF vmcores,
+    in pure Python - no makedumpfile or crash needed on the host.
+  - Returns for each dump its format, header version, the crashed kernel's release and machine
+    (from the header and VMCOREINFO), page size, crash time (VMCOREINFO C(CRASHTIME)), dump level,
+    compression, the incomplete flag, size, and V(valid) with the reasons when it is not - the
+    incomplete flag, a truncated file (the last page's data, or the ELF segments, beyond its end),
+    a flattened file without its end marker, a header that disagrees with VMCOREINFO, another kernel
+    than O(kernel).
+  - Also reads the kernel log saved beside the dump (C(dmesg.*), C(vmcore-dmesg.txt)) and returns
+    its last lines.
+  - Corrupt or truncated input gives V(valid=false) and a reason, never a traceback.
+author:
+  - crashdump.kdump contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - crashdump.kdump.attributes
+  - crashdump.kdump.attributes.info_module
+options:
+  path:
+    description:
+      - A dump file, or a directory - every dump in it and in its subdirectories (one per crash,
+        as kdump tools write them), newest first.
+    type: path
+    required: true
+  kernel:
+    description: The kernel release the dumps must be of (for example the crashed host's C(uname -r)).
+    type: str
+  newer_than:
+    description: Only dumps modified after this time (seconds since the epoch).
+    type: float
+  dmesg_lines:
+    description: How many of the last lines of the saved kernel log to return.
+    type: int
+    default: 20
+  check_pages:
+    description: Check that the data of the last page is in the file (reads the page bitmap; a few MiB for a large host).
+    type: bool
+    default: true
+seealso:
+  - module: crashdump.kdump.kdump_info
+"""
+
+EXAMPLES = r"""
+- name: The dumps on this host's local target
+  crashdump.kdump.vmcore_info:
+    path: /var/crash
+  register: dumps
+
+- name: The newest one is a complete dump of the running kernel
+  crashdump.kdump.vmcore_info:
+    path: /var/crash
+    kernel: "{{ ansible_facts.kernel }}"
+  register: newest
+  failed_when: not newest.valid
+
+- name: On the dump server, the dumps of one client since a time
+  crashdump.kdump.vmcore_info:
+    path: /srv/kdump
+    newer_than: "{{ crash.trigger_time }}"
+  delegate_to: dumps.example.com
+"""
+
+RETURN = r"""
+valid:
+  description: Whether the newest dump found is valid (false when none is found).
+  returned: always
+  type: bool
+newest:
+  description: The newest dump (as an element of RV(dumps)), or null.
+  returned: always
+  type: dict
+dumps:
+  description: The dumps found, newest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The dump file.
+      type: str
+    size:
+      description: Its size in bytes.
+      type: int
+    mtime:
+      description: When it was last written (seconds since the epoch).
+      type: float
+    format:
+      description: V(kdump), V(elf) or V(unknown).
+      type: str
+    flattened:
+      description: Whether the file is in makedumpfile's flattened form.
+      type: bool
+    header_version:
+      description: The kdump header version.
+      type: int
+    kernel:
+      description: The crashed kernel's release.
+      type: str
+    machine:
+      description: The crashed kernel's machine.
+      type: str
+    page_size:
+      description: The page size.
+      type: int
+    crash_time:
+      description: When the kernel crashed (VMCOREINFO C(CRASHTIME)), where recorded.
+      type: int
+    dump_time:
+      description: The time in the kdump header.
+      type: int
+    dump_level:
+      description: makedumpfile's dump level.
+      type: int
+    compression:
+      description: V(zlib), V(lzo), V(snappy), V(zstd) or V(none).
+      type: str
+    incomplete:
+      description: Whether makedumpfile marked the dump incomplete.
+      type: bool
+    pages:
+      description: The number of pages in a kdump dump (with O(check_pages)).
+      type: int
+    vmcoreinfo:
+      description: OSRELEASE, PAGESIZE, CRASHTIME and BUILD-ID from VMCOREINFO.
+      type: dict
+    valid:
+      description: Whether the dump is complete and usable.
+      type: bool
+    reasons:
+      description: Why it is not.
+      type: list
+      elements: str
+    dmesg:
+      description: The kernel log saved beside the dump, or null.
+      type: str
+    dmesg_tail:
+      description: Its last lines.
+      type: list
+      elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+    dmesg_beside,
+    find_dumps,
+    inspect,
+    tail,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            kernel=dict(type="str"),
+            newer_than=dict(type="float"),
+            dmesg_lines=dict(type="int", default=20),
+            check_pages=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not os.path.exists(p["path"]):
+        module.fail_json(msg="%s does not exist; expected a dump file or a directory of dumps"
+                             % p["path"])
+    paths = [p["path"]] if os.path.isfile(p["path"]) else find_dumps(p["path"])
+    dumps = []
+    for path in paths:
+        try:
+            mtime = os.path.getmtime(path)
+        except OSError:
+            continue
+        if p["newer_than"] is not None and mtime <= p["newer_than"]:
+            continue
+        info = inspect(path, expected_kernel=p["kernel"], check_pages=p["check_pages"])
+        info["mtime"] = mtime
+        info["dmesg"] = dmesg_beside(path)
+        info["dmesg_tail"] = tail(info["dmesg"], p["dmesg_lines"]) if info["dmesg"] else None
+        dumps.append(info)
+    dumps.sort(key=lambda item: item["mtime"], reverse=True)
+    newest = dumps[0] if dumps else None
+    module.exit_json(changed=False, dumps=dumps, newest=newest,
+                     valid=bool(newest and newest["valid"]))
+
+
+if __name__ == "__main__":
+    main()
