@@ -26,6 +26,14 @@ attributes:
     platforms: posix
 """
 
+    ACTION = r"""
+options: {}
+attributes:
+  action:
+    description: Runs as an action plugin on the controller, which executes modules on the host.
+    support: full
+"""
+
     INFO_MODULE = r"""
 options: {}
 attributes:

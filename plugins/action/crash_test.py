@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin of crashdump.kdump.crash_test: crash a host on purpose and prove the dump."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import socket
+import time
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import connection_loader
+from ansible.utils.display import Display
+
+display = Display()
+
+SYSRQ_MARKERS = ("sysrq: Trigger a crash", "SysRq : Trigger a crash")
+# Run detached from the module's pipes, in a session of its own, so that the module returns
+# before the kernel panics. The only value put into it is an integer delay.
+TRIGGER = "exec </dev/null >/dev/null 2>&1; sync; sleep %d; echo c > /proc/sysrq-trigger"
+
+
+class StepFailed(Exception):
+    def __init__(self, step, message):
+        super(StepFailed, self).__init__(message)
+        self.step = step
+
+
+def ssh_banner(host, port, timeout):
+    """True when something at host:port answers with an SSH banner within ``timeout``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(64).startswith(b"SSH-")
+    except (OSError, socket.timeout):
+        return False
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("confirm", "force", "dump_host", "dump_path", "down_timeout",
+                             "boot_timeout", "sysrq_delay", "poll"))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        host = task_vars.get("inventory_hostname")
+        result.update(passed=False, dump_path=None, dump_host=None, format=None, size=None,
+                      kernel=None, timings={}, failed_step=None)
+        if self._task.check_mode:
+            result.update(skipped=True, msg="check mode: %s is not crashed" % host)
+            return result
+        if not boolean(args.get("confirm", False), strict=False):
+            result.update(failed=True, failed_step="confirm", msg=(
+                "crash_test crashes %s on purpose: the kernel panics (sysrq-c), everything running"
+                " on it is lost, the capture kernel saves a dump and the host reboots. Set"
+                " confirm: true to go ahead." % host))
+            return result
+        if self._connection.transport not in ("ssh", "paramiko", "paramiko_ssh",
+                                              "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"):
+            result.update(failed=True, failed_step="confirm", msg=(
+                "crash_test needs an SSH connection to %s (it has %s): it watches the host go down"
+                " and come back" % (host, self._connection.transport)))
+            return result
+        try:
+            self._crash(host, args, task_vars, result)
+        except StepFailed as exc:
+            result.update(failed=True, failed_step=exc.step, msg="%s: %s" % (exc.step, exc))
+        return result
+
+    # --- steps ------------------------------------------------------------------------
+
+    def _module(self, name, module_args, task_vars, step):
+        out = self._execute_module(module_name=name, module_args=module_args, task_vars=task_vars)
+        if out.get("failed"):
+            raise StepFailed(step, "%s failed: %s" % (name, out.get("msg") or out))
+        return out
+
+    def _crash(self, host, args, task_vars, result):
+        force = boolean(args.get("force", False), strict=False)
+        delay = int(args.get("sysrq_delay", 2))
+        poll = float(args.get("poll", 2))
+        info = self._module("crashdump.kdump.kdump_info", {"dumps": 0}, task_vars, "readiness")
+        if not info["ready"] and not force:
+            raise StepFailed("readiness", "%s is not ready to capture a crash, so it is not crashed"
+                             " (force: true overrides): %s" % (host, "; ".join(info["reasons"])))
+        kernel = info["kernel_release"]
+        target = info.get("target") or {}
+        dump_host, dump_path = self._where(host, target, args)
+        result.update(kernel=kernel, dump_host=dump_host, target=target)
+
+        meminfo = self._module("ansible.legacy.slurp", {"src": "/proc/meminfo"}, task_vars, "record")
+        memory_kib = _memtotal_kib(meminfo["content"])
+        down_timeout = float(args.get("down_timeout", 120))
+        boot_timeout = float(args.get("boot_timeout") or 600 + 60 * (memory_kib >> 20))
+        before = set(d["path"] for d in self._dumps(dump_host, host, dump_path, None, task_vars)["dumps"])
+        boot_before = self._boot_id(task_vars, "record")
+        host_time = int(self._module("ansible.legacy.command", {"argv": ["date", "+%s"]},
+                                     task_vars, "record")["stdout"].strip())
+        result["record"] = {"boot_id": boot_before, "dumps_before": len(before),
+                            "host_time": host_time, "boot_timeout": boot_timeout}
+
+        address = task_vars.get("ansible_host") or host
+        port = int(task_vars.get("ansible_port") or task_vars.get("ansible_ssh_port") or 22)
+        self._module("ansible.legacy.command", {"argv": ["sysctl", "-q", "-w", "kernel.sysrq=1"]},
+                     task_vars, "trigger")
+        self._module("ansible.legacy.command",
+                     {"argv": ["setsid", "-f", "sh", "-c", TRIGGER % delay]}, task_vars, "trigger")
+        start = time.time() + delay
+        try:
+            self._connection.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+        down = None
+        while time.time() < start + down_timeout:
+            if not ssh_banner(address, port, 3):
+                down = time.time()
+                break
+            time.sleep(poll)
+        if down is None:
+            raise StepFailed("down", "%s still answered SSH %d s after sysrq-c: the kernel did not"
+                             " crash (is sysrq allowed? kernel.sysrq)" % (host, down_timeout))
+        result["timings"]["trigger_to_down"] = round(max(0.0, down - start), 1)
+
+        back = None
+        while time.time() < start + boot_timeout:
+            time.sleep(poll)
+            if ssh_banner(address, port, 3):
+                back = time.time()
+                break
+        if back is None:
+            raise StepFailed("boot", "%s did not come back within %d s after the crash; look at its"
+                             " console%s" % (host, boot_timeout, self._evidence(task_vars)))
+        boot_after = None
+        while time.time() < start + boot_timeout:
+            try:
+                self._connection.reset()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            try:
+                boot_after = self._boot_id(task_vars, "boot")
+                break
+            except (StepFailed, AnsibleError) as exc:
+                display.vvv("crash_test: %s not ready yet: %s" % (host, to_text(exc)))
+                time.sleep(poll)
+        result["timings"]["trigger_to_back"] = round(time.time() - start, 1)
+        if boot_after is None or boot_after == boot_before:
+            raise StepFailed("boot", "%s answers but did not reboot (boot id %s)" % (host, boot_after))
+
+        listing = self._dumps(dump_host, host, dump_path, kernel, task_vars)
+        new = [d for d in listing["dumps"] if d["path"] not in before]
+        if not new:
+            raise StepFailed("dump", "no new dump arrived in %s%s after the crash; the capture kernel"
+                             " failed to save it - see %s's journal of the previous boot"
+                             " (journalctl -b -1) and its console%s" % (
+                                 dump_path, " on " + dump_host if dump_host != host else "", host,
+                                 self._evidence(task_vars)))
+        if len(new) > 1:
+            raise StepFailed("dump", "%d new dumps in %s, expected one: %s" % (
+                len(new), dump_path, ", ".join(d["path"] for d in new)))
+        dump = new[0]
+        result.update(dump_path=dump["path"], format=("flattened " if dump["flattened"] else "")
+                      + dump["format"], size=dump["size"], compression=dump["compression"],
+                      dump_level=dump["dump_level"], crash_time=dump["crash_time"],
+                      dmesg=dump["dmesg"])
+        result["timings"]["trigger_to_dump_complete"] = round(dump["mtime"] - host_time - delay, 1)
+        problems = list(dump["reasons"])
+        if dump["crash_time"] is not None and dump["crash_time"] < host_time:
+            problems.append("the dump's crash time %d is before the trigger (%d): an older crash"
+                            % (dump["crash_time"], host_time))
+        tail = "\n".join(dump.get("dmesg_tail") or [])
+        if dump["dmesg"] and not any(marker in tail for marker in SYSRQ_MARKERS):
+            problems.append("the saved kernel log %s does not end with the sysrq crash" % dump["dmesg"])
+        if problems:
+            raise StepFailed("validate", "the new dump %s is not a valid dump of this crash: %s"
+                             % (dump["path"], "; ".join(problems)))
+        result["passed"] = True
+        result["changed"] = True
+        result["msg"] = "%s crashed and came back in %.0f s; %s (%s, %d bytes) is a valid dump of %s" % (
+            host, result["timings"]["trigger_to_back"], dump["path"], result["format"], dump["size"],
+            kernel)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _where(self, host, target, args):
+        kind = target.get("type")
+        dump_host = args.get("dump_host")
+        path = args.get("dump_path")
+        if kind in ("ssh", "nfs"):
+            if not dump_host:
+                raise StepFailed("record", "the dump of %s goes to an %s target; set dump_host to the"
+                                 " inventory host that receives it" % (host, kind))
+            if not path:
+                if kind == "ssh":
+                    path = target.get("path")
+                else:
+                    server_path = target.get("nfs", ":").split(":", 1)[1]
+                    path = server_path
+            return dump_host, path
+        if kind in (None, "raw"):
+            raise StepFailed("record", "crash_test cannot find dumps of a %s target" % (kind or "unknown"))
+        return host, path or target.get("path") or "/var/crash"
+
+    def _boot_id(self, task_vars, step):
+        out = self._module("ansible.legacy.slurp", {"src": "/proc/sys/kernel/random/boot_id"},
+                           task_vars, step)
+        return base64.b64decode(out["content"]).decode().strip()
+
+    def _dumps(self, dump_host, host, path, kernel, task_vars):
+        module_args = {"path": path, "dmesg_lines": 30}
+        if kernel:
+            module_args["kernel"] = kernel
+        if dump_host == host:
+            return self._module("crashdump.kdump.vmcore_info", module_args, task_vars, "dump")
+        return self._on_other_host(dump_host, "crashdump.kdump.vmcore_info", module_args, task_vars)
+
+    def _on_other_host(self, other, module, module_args, task_vars):
+        """Run ``module`` on inventory host ``other`` through a connection of its own."""
+        hostvars = task_vars.get("hostvars", {})
+        if other not in hostvars:
+            raise StepFailed("dump", "dump_host %s is not in the inventory" % other)
+        variables = dict(task_vars)
+        variables.update(hostvars[other])
+        variables["inventory_hostname"] = other
+        play_context = self._play_context.set_task_and_variable_override(
+            task=self._task, variables=variables, templar=self._templar)
+        play_context.remote_addr = variables.get("ansible_host", other)
+        connection = connection_loader.get(variables.get("ansible_connection", "ssh"), play_context,
+                                           None)
+        option_vars = C.config.get_plugin_vars("connection", connection._load_name)
+        options = dict((name, self._templar.template(variables[name])) for name in option_vars
+                       if name in variables)
+        options["_extras"] = {}
+        connection.set_options(task_keys=self._task.dump_attrs(), var_options=options)
+        saved = (self._connection, self._play_context)
+        self._connection, self._play_context = connection, play_context
+        try:
+            out = self._execute_module(module_name=module, module_args=module_args,
+                                       task_vars=variables)
+        finally:
+            self._connection, self._play_context = saved
+            try:
+                connection.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if out.get("failed") or out.get("unreachable"):
+            raise StepFailed("dump", "%s on %s failed: %s" % (module, other, out.get("msg") or out))
+        return out
+
+    @staticmethod
+    def _evidence(task_vars):
+        console = task_vars.get("kdump_console_dir")
+        return " (%s)" % console if console else ""
+
+
+def _memtotal_kib(content):
+    for line in base64.b64decode(content).decode().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1])
+    return 0
