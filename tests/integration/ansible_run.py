@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RESULT_LINE = re.compile(r"^(ok|changed|fatal): \[localhost\].*? => (\{.*\})$", re.MULTILINE)
+RESULT_LINE = re.compile(r"^(ok|changed|fatal|skipping): \[localhost\].*? => (\{.*\})$", re.MULTILINE)
 
 
 def play(tmp_path, tasks, *extra):

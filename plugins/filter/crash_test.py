@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+
+def _human(size):
+    if not size:
+        return "-"
+    size = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return ("%d %s" % (size, unit)) if unit == "B" else ("%.1f %s" % (size, unit))
+        size /= 1024.0
+    return "-"
+
+
+def crash_test_row(pair):
+    """``[host, crash_test result]`` -> one row of the fleet report."""
+    try:
+        host, result = pair
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("crash_test_row: expected [host, crash_test result], got %r" % (pair,))
+    result = result or {}
+    timings = result.get("timings") or {}
+    passed = bool(result.get("passed"))
+    reason = "" if passed else (result.get("msg") or "not run").replace("|", "/").replace("\n", " ")
+    if result.get("skipped"):
+        reason = result.get("msg") or "skipped"
+    return {
+        "host": host,
+        "passed": passed,
+        "failed_step": result.get("failed_step"),
+        "dump_host": result.get("dump_host"),
+        "dump_path": result.get("dump_path") or "-",
+        "format": result.get("format"),
+        "size": result.get("size"),
+        "size_human": _human(result.get("size")),
+        "kernel": result.get("kernel"),
+        "recover_seconds": timings.get("trigger_to_back", "-"),
+        "timings": timings,
+        "reason": reason,
+    }
+
+
+class FilterModule(object):
+    """Crash test filters."""
+
+    def filters(self):
+        return {"crash_test_row": crash_test_row}
