@@ -40,6 +40,12 @@ def test_local_preflight_measures_the_real_filesystem(tmp_path):
     assert not directory.exists()
 
 
+def test_the_family_is_read_from_os_release(tmp_path):
+    rc, results = play(tmp_path, [task(state="checked", path=str(tmp_path))])
+    assert rc == 0, results
+    assert results[0]["family"] in ("debian", "redhat", "suse")
+
+
 def test_full_local_target_fails_and_names_it(tmp_path):
     rc, results = play(tmp_path, [task(state="checked", family="debian", path=str(tmp_path),
                                        required_space="1P")])
