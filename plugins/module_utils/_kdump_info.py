@@ -54,6 +54,8 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
 )
 
 UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
+
+
 def list_dumps(directory, limit=20):
     """Dumps in ``directory`` (each crash has a directory of its own), newest first, with
     what their headers say."""

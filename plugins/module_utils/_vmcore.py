@@ -326,7 +326,6 @@ def tail(path, lines=20):
     return data.splitlines()[-lines:]
 
 
-
 def find_dumps(directory, depth=2):
     """Dump files in ``directory`` and up to ``depth`` levels below it (kdump tools write one
     directory per crash), without following symbolic links."""

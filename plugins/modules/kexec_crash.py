@@ -221,8 +221,8 @@ class Runner(object):
         self.commands.append(list(argv))
         rc, out, err = self.module.run_command(argv, environ_update=ENV)
         if rc != 0:
-            raise KexecError("%s: %s failed (rc=%d): %s" % (what, " ".join(argv), rc,
-                                                           (err or out).strip()))
+            raise KexecError("%s: %s failed (rc=%d): %s" % (
+                what, " ".join(argv), rc, (err or out).strip()))
         return out
 
 
@@ -295,7 +295,7 @@ def main():
             module.fail_json(msg="the capture kernel %s does not exist; install the kernel or set"
                                  " kernel" % kernel, **result)
     initrd_exists = os.path.isfile(initrd)
-    config_files = [path for path in INITRD_INPUTS[family]]
+    config_files = list(INITRD_INPUTS[family])
     current = None
     if initrd_exists and os.path.isfile(kernel):
         current = fingerprint(kernel, initrd, cmdline, syscall, config_files)

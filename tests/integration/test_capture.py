@@ -63,14 +63,14 @@ def test_kexec_crash_refuses_without_a_reservation(tmp_path, check_mode):
 
 @needs_no_reservation
 def test_unloading_what_is_not_loaded_changes_nothing(tmp_path):
-    rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": {"family": "debian",
-                                                                    "state": "unloaded"}}])
+    args = {"family": "debian", "state": "unloaded"}
+    rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": args}])
     assert rc == 0, results
     assert results[0]["changed"] is False and results[0]["actions"] == []
 
 
 def test_service_method_refuses_direct_options(tmp_path):
-    rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": {"family": "debian",
-                                                                    "kernel": "/boot/x"}}])
+    args = {"family": "debian", "kernel": "/boot/x"}
+    rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": args}])
     assert rc != 0
     assert "are for method=direct" in results[0]["msg"]

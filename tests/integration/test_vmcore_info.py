@@ -54,8 +54,8 @@ def test_newer_than_and_a_truncated_dump(tmp_path):
     assert rc == 0
     assert results[0]["valid"] is False
     assert results[0]["newest"]["reasons"][0].startswith("truncated")
-    rc, results = play(tmp_path, [{"crashdump.kdump.vmcore_info": {"path": str(crash),
-                                                                    "newer_than": 4102444800}}])
+    args = {"path": str(crash), "newer_than": 4102444800}
+    rc, results = play(tmp_path, [{"crashdump.kdump.vmcore_info": args}])
     assert results[0]["dumps"] == [] and results[0]["valid"] is False and results[0]["newest"] is None
 
 
