@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""crash_test's pure helpers: the SSH banner probe, where the dump is looked for."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import socket
+import threading
+
+import pytest
+
+from ansible_collections.crashdump.kdump.plugins.action.crash_test import (
+    ActionModule,
+    StepFailed,
+    _memtotal_kib,
+    ssh_banner,
+)
+
+
+def serve_once(reply):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _addr = server.accept()
+        if reply:
+            conn.sendall(reply)
+        conn.close()
+        server.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def test_banner_of_an_ssh_server():
+    assert ssh_banner("127.0.0.1", serve_once(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"), 2) is True
+
+
+def test_something_else_or_nothing_is_down():
+    assert ssh_banner("127.0.0.1", serve_once(b"HTTP/1.1 400\r\n"), 2) is False
+    assert ssh_banner("127.0.0.1", serve_once(b""), 2) is False
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    assert ssh_banner("127.0.0.1", port, 1) is False
+
+
+def test_memtotal():
+    content = base64.b64encode(b"MemTotal:        1004064 kB\nMemFree: 1 kB\n")
+    assert _memtotal_kib(content) == 1004064
+    assert _memtotal_kib(base64.b64encode(b"")) == 0
+
+
+@pytest.mark.parametrize("target,args,expected", [
+    ({"type": "local", "path": "/var/crash"}, {}, ("web1", "/var/crash")),
+    ({"type": "local", "path": "/srv/dumps/crash"}, {"dump_path": "/x"}, ("web1", "/x")),
+    ({"type": "ssh", "ssh": "kdump@10.0.2.2", "path": "/srv/kdump"}, {"dump_host": "dumps"},
+     ("dumps", "/srv/kdump")),
+    ({"type": "nfs", "nfs": "10.0.2.2:/srv/kdump-nfs"}, {"dump_host": "dumps"},
+     ("dumps", "/srv/kdump-nfs")),
+])
+def test_where_the_dump_is_looked_for(target, args, expected):
+    assert ActionModule._where(None, "web1", target, args) == expected
+
+
+@pytest.mark.parametrize("target,pattern", [
+    ({"type": "ssh", "ssh": "k@h", "path": "/p"}, "set dump_host"),
+    ({"type": "raw", "device": "/dev/vdb"}, "cannot find dumps of a raw target"),
+    ({}, "cannot find dumps of a unknown target"),
+])
+def test_where_refuses(target, pattern):
+    with pytest.raises(StepFailed, match=pattern):
+        ActionModule._where(None, "web1", target, {})
