@@ -217,7 +217,7 @@ class ActionModule(ActionBase):
         return base64.b64decode(out["content"]).decode().strip()
 
     def _dumps(self, dump_host, host, path, kernel, task_vars):
-        module_args = {"path": path, "dmesg_lines": 30}
+        module_args = {"path": path, "dmesg_lines": 30, "allow_missing": True}
         if kernel:
             module_args["kernel"] = kernel
         if dump_host == host:

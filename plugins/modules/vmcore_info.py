@@ -44,6 +44,10 @@ options:
   newer_than:
     description: Only dumps modified after this time (seconds since the epoch).
     type: float
+  allow_missing:
+    description: Return no dumps, instead of failing, when O(path) does not exist (a dump directory not created yet).
+    type: bool
+    default: false
   dmesg_lines:
     description: How many of the last lines of the saved kernel log to return.
     type: int
@@ -173,6 +177,7 @@ def main():
             path=dict(type="path", required=True),
             kernel=dict(type="str"),
             newer_than=dict(type="float"),
+            allow_missing=dict(type="bool", default=False),
             dmesg_lines=dict(type="int", default=20),
             check_pages=dict(type="bool", default=True),
         ),
@@ -180,6 +185,8 @@ def main():
     )
     p = module.params
     if not os.path.exists(p["path"]):
+        if p["allow_missing"]:
+            module.exit_json(changed=False, dumps=[], newest=None, valid=False)
         module.fail_json(msg="%s does not exist; expected a dump file or a directory of dumps"
                              % p["path"])
     paths = [p["path"]] if os.path.isfile(p["path"]) else find_dumps(p["path"])

@@ -67,3 +67,6 @@ def test_a_single_file_and_a_missing_path(tmp_path):
     assert results[0]["newest"]["reasons"] == ["not a kdump-compressed, flattened or ELF dump"]
     rc, results = play(tmp_path, [{"crashdump.kdump.vmcore_info": {"path": str(tmp_path / "no")}}])
     assert rc != 0 and "does not exist" in results[0]["msg"]
+    args = {"path": str(tmp_path / "no"), "allow_missing": True}
+    rc, results = play(tmp_path, [{"crashdump.kdump.vmcore_info": args}])
+    assert rc == 0 and results[0]["dumps"] == [] and results[0]["valid"] is False
