@@ -310,7 +310,7 @@ def main():
         notes.append("the capture kernel the service loaded is adopted: its inputs are recorded"
                      " for the next run")
     result.update(actions=actions, reasons=reasons)
-    if current is not None and p["state"] != "unloaded" and "rebuild" not in actions:
+    if current is not None and "load" in actions and "rebuild" not in actions:
         problem = fits(reserved, kernel, initrd)
         if problem:
             module.fail_json(msg=problem, **result)
