@@ -22,7 +22,6 @@ from ansible.utils.display import Display
 
 display = Display()
 
-SYSRQ_MARKERS = ("sysrq: Trigger a crash", "SysRq : Trigger a crash")
 # Run detached from the module's pipes, in a session of its own, so that the module returns
 # before the kernel panics. The only value put into it is an integer delay.
 TRIGGER = "exec </dev/null >/dev/null 2>&1; sync; sleep %d; echo c > /proc/sysrq-trigger"
@@ -172,15 +171,15 @@ class ActionModule(ActionBase):
         result.update(dump_path=dump["path"], format=("flattened " if dump["flattened"] else "")
                       + dump["format"], size=dump["size"], compression=dump["compression"],
                       dump_level=dump["dump_level"], crash_time=dump["crash_time"],
-                      dmesg=dump["dmesg"])
+                      dmesg=dump["dmesg"], dmesg_panic=dump.get("dmesg_panic"))
         result["timings"]["trigger_to_dump_complete"] = round(dump["mtime"] - host_time - delay, 1)
         problems = list(dump["reasons"])
         if dump["crash_time"] is not None and dump["crash_time"] < host_time:
             problems.append("the dump's crash time %d is before the trigger (%d): an older crash"
                             % (dump["crash_time"], host_time))
-        tail = "\n".join(dump.get("dmesg_tail") or [])
-        if dump["dmesg"] and not any(marker in tail for marker in SYSRQ_MARKERS):
-            problems.append("the saved kernel log %s does not end with the sysrq crash" % dump["dmesg"])
+        if dump["dmesg"] and not dump.get("dmesg_sysrq"):
+            problems.append("the saved kernel log %s does not record the sysrq crash (its panic: %s)"
+                            % (dump["dmesg"], dump.get("dmesg_panic")))
         if problems:
             raise StepFailed("validate", "the new dump %s is not a valid dump of this crash: %s"
                              % (dump["path"], "; ".join(problems)))

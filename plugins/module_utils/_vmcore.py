@@ -74,7 +74,11 @@ class PlainSource(object):
 
 class FlatSource(object):
     """A flattened dump: 4096-byte header, then records ``{int64 offset, int64 size, data}``
-    (big-endian) that place data at offsets of the dump they stand for, ended by offset -1."""
+    (big-endian) that place data at offsets of the dump they stand for, ended by offset -1.
+
+    makedumpfile writes only what it has: the padding after a header is never written,
+    and ``makedumpfile -R`` leaves such holes as zeros. So bytes inside the dump that no
+    record covers read as zeros; only bytes past the last record are missing."""
 
     def __init__(self, handle, file_size):
         self.handle = handle
@@ -104,8 +108,10 @@ class FlatSource(object):
         self.size = max([offset + size for offset, size, _pos in self.records] or [0])
 
     def read_at(self, offset, length):
+        if offset < 0 or offset + length > self.size:
+            raise DumpError("truncated: bytes %d-%d of the dump are not in the flattened file,"
+                            " whose records end at %d" % (offset, offset + length, self.size))
         out = bytearray(length)
-        covered = 0
         for start, size, position in self.records:
             end = start + size
             if end <= offset or start >= offset + length:
@@ -113,10 +119,6 @@ class FlatSource(object):
             lo, hi = max(start, offset), min(end, offset + length)
             self.handle.seek(position + lo - start)
             out[lo - offset:hi - offset] = self.handle.read(hi - lo)
-            covered += hi - lo
-        if covered < length:
-            raise DumpError("truncated: bytes %d-%d of the dump are not in the flattened file"
-                            % (offset, offset + length))
         return bytes(out)
 
 
@@ -311,6 +313,26 @@ def sniff(path):
     info = inspect(path, check_pages=False)
     info["error"] = "; ".join(info["reasons"]) or None
     return info
+
+
+SYSRQ_MARKERS = ("sysrq: Trigger a crash", "SysRq : Trigger a crash")
+
+
+def crash_lines(path):
+    """``(sysrq, panic)`` of a saved kernel log: whether it records a sysrq-c crash, and its
+    last "Kernel panic" line (or None)."""
+    sysrq, panic = False, None
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if any(marker in line for marker in SYSRQ_MARKERS):
+                    sysrq = True
+                if "Kernel panic - not syncing" in line:
+                    panic = line
+    except (IOError, OSError):
+        return False, None
+    return sysrq, panic
 
 
 def tail(path, lines=20):

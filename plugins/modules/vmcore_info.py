@@ -157,6 +157,12 @@ dumps:
       description: Its last lines.
       type: list
       elements: str
+    dmesg_sysrq:
+      description: Whether the saved kernel log records a sysrq-c crash (null without a log).
+      type: bool
+    dmesg_panic:
+      description: The last "Kernel panic - not syncing" line of the saved kernel log, or null.
+      type: str
 """
 
 import os
@@ -164,6 +170,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+    crash_lines,
     dmesg_beside,
     find_dumps,
     inspect,
@@ -202,6 +209,7 @@ def main():
         info["mtime"] = mtime
         info["dmesg"] = dmesg_beside(path)
         info["dmesg_tail"] = tail(info["dmesg"], p["dmesg_lines"]) if info["dmesg"] else None
+        info["dmesg_sysrq"], info["dmesg_panic"] = crash_lines(info["dmesg"]) if info["dmesg"] else (None, None)
         dumps.append(info)
     dumps.sort(key=lambda item: item["mtime"], reverse=True)
     newest = dumps[0] if dumps else None

@@ -14,6 +14,7 @@ import struct
 import pytest
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+    crash_lines,
     inspect,
     parse_vmcoreinfo,
     sniff,
@@ -77,6 +78,19 @@ def flatten(dump, chunk=3000, end=True):
     return out
 
 
+def flatten_sparse(dump):
+    """As makedumpfile writes it: the header struct alone, the sub header and VMCOREINFO alone,
+    then the rest - the padding of blocks 0 and 1 is never written."""
+    head = bytearray(BLOCK)
+    head[0:12] = b"makedumpfile"
+    struct.pack_into(">qq", head, 16, 1, 1)
+    pieces = [(0, 464), (BLOCK, 112), (BLOCK + 112, 200), (2 * BLOCK, len(dump) - 2 * BLOCK)]
+    out = bytes(head)
+    for offset, size in pieces:
+        out += struct.pack(">qq", offset, size) + dump[offset:offset + size]
+    return out + struct.pack(">qq", -1, -1)
+
+
 def elf_core(release=RELEASE, truncate_segment=False):
     name = b"VMCOREINFO\0\0"
     desc = (VMCOREINFO % release).encode()
@@ -120,6 +134,12 @@ def test_a_flattened_dump_reads_the_same_without_reassembly(tmp_path, chunk):
     info = inspect(write(tmp_path, flatten(kdump_file(), chunk=chunk)))
     assert info["valid"] is True, info["reasons"]
     assert info["flattened"] is True and info["format"] == "kdump"
+    assert (info["kernel"], info["dump_level"], info["pages"]) == (RELEASE, 31, 5)
+
+
+def test_a_flattened_dump_with_holes_reads_them_as_zeros(tmp_path):
+    info = inspect(write(tmp_path, flatten_sparse(kdump_file())))
+    assert info["valid"] is True, info["reasons"]
     assert (info["kernel"], info["dump_level"], info["pages"]) == (RELEASE, 31, 5)
 
 
@@ -223,3 +243,14 @@ def test_vmcoreinfo_and_tail(tmp_path):
     path.write_text("".join("[%d.0] line %d\n" % (i, i) for i in range(100)) + "sysrq: Trigger a crash\n")
     assert tail(str(path), 2) == ["[99.0] line 99", "sysrq: Trigger a crash"]
     assert tail(str(tmp_path / "none")) is None
+
+
+def test_crash_lines(tmp_path):
+    path = tmp_path / "dmesg"
+    path.write_text("[ 1.0] boot\n[80.1] sysrq: Trigger a crash\n"
+                    "[80.1] Kernel panic - not syncing: sysrq triggered crash\n"
+                    + "".join("[80.%d] trace line\n" % i for i in range(60)))
+    assert crash_lines(str(path)) == (True, "[80.1] Kernel panic - not syncing: sysrq triggered crash")
+    path.write_text("[1.0] Kernel panic - not syncing: Out of memory\n")
+    assert crash_lines(str(path)) == (False, "[1.0] Kernel panic - not syncing: Out of memory")
+    assert crash_lines(str(tmp_path / "none")) == (False, None)
