@@ -38,7 +38,11 @@ class Applier(object):
         return rc, out, err
 
     def check_new_file(self, path, text, validate):
+        """Write ``text`` to a temporary file beside ``path`` (creating the directory), check
+        it with the ``validate`` argv when given, and return its name."""
         directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
         handle, tmp = tempfile.mkstemp(dir=directory, prefix=".crashdump-kdump-")
         try:
             with os.fdopen(handle, "w") as out:
@@ -90,3 +94,31 @@ class Applier(object):
             if os.path.exists(path):
                 shutil.copymode(path, tmp)
             self.module.atomic_move(tmp, path)
+
+    def replace_files(self, files, validate=None, backup=False, modes=None, snapshot=()):
+        """Check every new file of ``files`` (path -> text, None to delete), then replace them
+        all; returns the backup copies made. ``snapshot``: more paths to put back on
+        :meth:`restore` (files a later command regenerates). On failure the temporary files
+        are removed and the error raised; :meth:`restore` puts back what was replaced."""
+        validate = validate or {}
+        modes = modes or {}
+        tmps = {}
+        backups = []
+        try:
+            for path, text in files.items():
+                if text is not None:
+                    tmps[path] = self.check_new_file(path, text, validate.get(path))
+            for path in snapshot:
+                self.snapshot(path)
+            for path, text in files.items():
+                if backup and os.path.exists(path):
+                    backups.append(self.module.backup_local(path))
+                if text is None:
+                    self.delete(path)
+                else:
+                    self.write(path, tmps.pop(path), mode=modes.get(path, 0o644))
+        finally:
+            for tmp in tmps.values():
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return backups

@@ -525,26 +525,11 @@ def main():
 
     applier = Applier(module)
     backups = []
-    tmps = {}
     try:
-        for path, text in change.files.items():
-            if text is not None:
-                directory = os.path.dirname(path)
-                if not os.path.isdir(directory):
-                    os.makedirs(directory, 0o755)
-                validate = ["sh", "-n"] if path in SHELL_FILES else None
-                tmps[path] = applier.check_new_file(path, text, validate)
-        for path, text in change.files.items():
-            if p["backup"] and os.path.exists(path):
-                backups.append(module.backup_local(path))
-            if text is None:
-                applier.delete(path)
-            else:
-                applier.write(path, tmps.pop(path), mode=0o600 if path in PRIVATE else 0o644)
+        backups = applier.replace_files(
+            change.files, dict((path, ["sh", "-n"]) for path in SHELL_FILES), p["backup"],
+            dict((path, 0o600) for path in PRIVATE))
     except (ApplyError, OSError) as exc:
-        for tmp in tmps.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         applier.restore()
         module.fail_json(msg="%s; the previous files were restored" % exc, **result)
     if dir_change:

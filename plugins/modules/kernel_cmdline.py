@@ -268,20 +268,9 @@ def main():
 
     applier = Applier(module)
     backups = []
-    tmps = {}
     try:
-        for path, text in plan.files.items():
-            if text is not None:
-                tmps[path] = applier.check_new_file(path, text, plan.validate.get(path))
-        for path in plan.regenerated:
-            applier.snapshot(path)
-        for path, text in plan.files.items():
-            if p["backup"] and os.path.exists(path):
-                backups.append(module.backup_local(path))
-            if text is None:
-                applier.delete(path)
-            else:
-                applier.write(path, tmps.pop(path))
+        backups = applier.replace_files(plan.files, plan.validate, p["backup"],
+                                        snapshot=plan.regenerated)
         regenerate = plan.backend in ("grub", "zipl")
         if plan.commands and (p["update_bootloader"] or not regenerate):
             for argv in plan.commands:
@@ -301,9 +290,6 @@ def main():
             raise BootError("the regenerated boot configuration does not carry the requested"
                             " arguments: the default entry boots with %r" % next_boot)
     except (ApplyError, BootError, CmdlineError, OSError) as exc:
-        for tmp in tmps.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         applier.restore()
         module.fail_json(msg="%s; the previous boot configuration was restored" % exc,
                          commands=applier.commands)
