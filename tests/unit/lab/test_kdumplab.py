@@ -116,5 +116,6 @@ def test_tcg_runs_single_threaded_and_kvm_uses_the_host_cpu():
     tcg = kdumplab.qemu_argv("tcg", 1024, 2, "disk.qcow2", [], None, None)
     assert tcg[tcg.index("-accel") + 1] == "tcg,thread=single"
     assert "-cpu" not in tcg
+    assert "pvpanic" not in tcg   # a panic without a capture kernel must reboot, not stop QEMU
     kvm = kdumplab.qemu_argv("kvm", 1024, 2, "disk.qcow2", [], None, None)
     assert kvm[kvm.index("-accel") + 1] == "kvm" and kvm[kvm.index("-cpu") + 1] == "host"
