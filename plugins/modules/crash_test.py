@@ -145,6 +145,30 @@ timings:
     trigger_to_back:
       description: Until the host answered again after its reboot.
       type: float
+compression:
+  description: The dump's page compression.
+  returned: when a new dump was found
+  type: str
+dump_level:
+  description: makedumpfile's dump level of the new dump.
+  returned: when a new dump was found
+  type: int
+crash_time:
+  description: The crash time recorded in the dump (VMCOREINFO CRASHTIME), if any.
+  returned: when a new dump was found
+  type: int
+dmesg:
+  description: The kernel log saved beside the dump.
+  returned: when a new dump was found
+  type: str
+dmesg_panic:
+  description: Its last "Kernel panic" line.
+  returned: when a new dump was found
+  type: str
+msg:
+  description: What happened, in one sentence; on failure the step and the reason.
+  returned: always
+  type: str
 record:
   description: What was recorded before the crash (boot id, number of dumps, host time, boot timeout).
   returned: when the host was crashed

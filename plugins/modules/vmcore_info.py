@@ -140,6 +140,10 @@ dumps:
     pages:
       description: The number of pages in a kdump dump (with O(check_pages)).
       type: int
+    segments:
+      description: The number of memory segments (PT_LOAD) of an ELF core.
+      type: int
+      returned: for ELF cores
     vmcoreinfo:
       description: OSRELEASE, PAGESIZE, CRASHTIME and BUILD-ID from VMCOREINFO.
       type: dict
