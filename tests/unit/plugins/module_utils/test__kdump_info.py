@@ -9,12 +9,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import os
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
 from test__vmcore import kdump_file
 
@@ -195,20 +193,9 @@ def test_use_kdump_zero(tmp_path):
     assert info["reasons"][0].startswith("USE_KDUMP=0")
 
 
-def test_ebusy_on_kexec_crash_size_is_retried(tmp_path, monkeypatch):
-    real_open = open
-    busy = {"left": 1}
-
-    def fake_open(path, *args, **kwargs):
-        if str(path).endswith("kexec_crash_size") and busy["left"]:
-            busy["left"] -= 1
-            raise OSError(errno.EBUSY, "Device or resource busy")
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
-    monkeypatch.setattr(_hostinfo.time, "sleep", lambda seconds: None)
+def test_ebusy_on_kexec_crash_size_is_retried(tmp_path, kexec_crash_size_busy):
     info, _fake = info_for(tmp_path, "debian12")
-    assert info["reservation"]["reserved"] == 192 * MIB and busy["left"] == 0
+    assert info["reservation"]["reserved"] == 192 * MIB and kexec_crash_size_busy["left"] == 0
 
 
 def test_dumps_newest_first_with_their_headers(tmp_path):

@@ -7,12 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import struct
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
 from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
     SECURE_BOOT_GUID,
     Capture,
@@ -186,29 +184,16 @@ def test_reads_the_reservation(tmp_path):
     assert capture.reserved() == 192 * MIB and capture.loaded() is True
 
 
-def test_kexec_crash_size_is_read_again_on_ebusy(tmp_path, monkeypatch):
+def test_kexec_crash_size_is_read_again_on_ebusy(tmp_path, kexec_crash_size_busy):
     capture = make_root(tmp_path)
-    real_open = open
-    busy = {"left": 2}
-
-    def fake_open(path, *args, **kwargs):
-        if str(path).endswith("kexec_crash_size") and busy["left"]:
-            busy["left"] -= 1
-            raise OSError(errno.EBUSY, "Device or resource busy")
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
+    kexec_crash_size_busy["left"] = 2
     assert capture.reserved() == 192 * MIB
-    assert busy["left"] == 0
+    assert kexec_crash_size_busy["left"] == 0
 
 
-def test_kexec_crash_size_busy_for_good_is_an_error(tmp_path, monkeypatch):
+def test_kexec_crash_size_busy_for_good_is_an_error(tmp_path, kexec_crash_size_busy):
     capture = make_root(tmp_path)
-
-    def fake_open(path, *args, **kwargs):
-        raise OSError(errno.EBUSY, "Device or resource busy")
-
-    monkeypatch.setattr(_hostinfo, "open", fake_open, raising=False)
+    kexec_crash_size_busy["left"] = -1
     with pytest.raises(KexecError, match="kexec_crash_size"):
         capture.reserved()
 
