@@ -7,16 +7,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import importlib
 
 import pytest
-
-from ansible_collections.crashdump.kdump.plugins.module_utils import _hostinfo
 
 
 @pytest.fixture
 def kexec_crash_size_busy(monkeypatch):
     """Make reads of kexec_crash_size fail with EBUSY ``times`` times (set it; -1: always),
     as the kernel answers while a capture kernel is being loaded. Returns the counter."""
+    # Imported here: a conftest is loaded before the collection's import path is ready.
+    _hostinfo = importlib.import_module("ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo")
     real_open = open
     busy = {"left": 1}
 
