@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import posixpath
 import socket
 import time
 
@@ -164,10 +165,7 @@ class ActionModule(ActionBase):
                              " (journalctl -b -1) and its console%s" % (
                                  dump_path, " on " + dump_host if dump_host != host else "", host,
                                  self._evidence(task_vars)))
-        if len(new) > 1:
-            raise StepFailed("dump", "%d new dumps in %s, expected one: %s" % (
-                len(new), dump_path, ", ".join(d["path"] for d in new)))
-        dump = new[0]
+        dump = self._the_new_dump(new, dump_path, dump_host, host, task_vars)
         result.update(dump_path=dump["path"], format=("flattened " if dump["flattened"] else "")
                       + dump["format"], size=dump["size"], compression=dump["compression"],
                       dump_level=dump["dump_level"], crash_time=dump["crash_time"],
@@ -190,6 +188,27 @@ class ActionModule(ActionBase):
             kernel)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _the_new_dump(self, new, dump_path, dump_host, host, task_vars):
+        """The one complete dump of this crash. The kdump tools write one directory per crash;
+        a dump they could not finish keeps "incomplete" in its name (kdump-tools may leave
+        both dump-incomplete and a raw vmcore-incomplete when makedumpfile fails)."""
+        directories = sorted(set(posixpath.dirname(d["path"]) for d in new))
+        if len(directories) > 1:
+            raise StepFailed("dump", "%d new crash directories in %s, expected one: %s" % (
+                len(directories), dump_path, ", ".join(directories)))
+        complete = [d for d in new if "incomplete" not in posixpath.basename(d["path"])]
+        if not complete:
+            raise StepFailed("dump", "no complete dump arrived in %s%s: the capture kernel left only"
+                             " %s (the target ran out of space, or saving failed) - see %s's journal"
+                             " of the previous boot (journalctl -b -1) and its console%s" % (
+                                 directories[0], " on " + dump_host if dump_host != host else "",
+                                 ", ".join(posixpath.basename(d["path"]) for d in new), host,
+                                 self._evidence(task_vars)))
+        if len(complete) > 1:
+            raise StepFailed("dump", "%d new dumps in %s, expected one: %s" % (
+                len(complete), directories[0], ", ".join(d["path"] for d in complete)))
+        return complete[0]
 
     def _where(self, host, target, args):
         kind = target.get("type")

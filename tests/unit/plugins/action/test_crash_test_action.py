@@ -76,3 +76,28 @@ def test_where_the_dump_is_looked_for(target, args, expected):
 def test_where_refuses(target, pattern):
     with pytest.raises(StepFailed, match=pattern):
         ActionModule._where(None, "web1", target, {})
+
+
+def dump(path):
+    return {"path": path}
+
+
+def test_the_one_complete_dump_of_the_crash():
+    new = [dump("/var/crash/202611261116/dmesg-like-dump.202611261116")]
+    assert ActionModule._the_new_dump(None, new, "/var/crash", "web1", "web1", {}) == new[0]
+
+
+def test_only_incomplete_files_is_no_dump():
+    new = [dump("/srv/full/crash/202611261116/vmcore-incomplete"),
+           dump("/srv/full/crash/202611261116/dump-incomplete")]
+    with pytest.raises(StepFailed, match="no complete dump arrived in /srv/full/crash/202611261116:"
+                                         " the capture kernel left only vmcore-incomplete,"
+                                         " dump-incomplete"):
+        ActionModule._the_new_dump(ActionModule.__new__(ActionModule), new, "/srv/full/crash",
+                                   "web1", "web1", {})
+
+
+def test_two_crashes_are_not_one():
+    new = [dump("/var/crash/1/dump.1"), dump("/var/crash/2/dump.2")]
+    with pytest.raises(StepFailed, match="2 new crash directories"):
+        ActionModule._the_new_dump(None, new, "/var/crash", "web1", "web1", {})
