@@ -9,16 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-
-def _human(size):
-    if not size:
-        return "-"
-    size = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return ("%d %s" % (size, unit)) if unit == "B" else ("%.1f %s" % (size, unit))
-        size /= 1024.0
-    return "-"
+from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
 
 
 def crash_test_row(pair):
@@ -41,7 +32,7 @@ def crash_test_row(pair):
         "dump_path": result.get("dump_path") or "-",
         "format": result.get("format"),
         "size": result.get("size"),
-        "size_human": _human(result.get("size")),
+        "size_human": human(result["size"]) if result.get("size") else "-",
         "kernel": result.get("kernel"),
         "recover_seconds": timings.get("trigger_to_back", "-"),
         "timings": timings,

@@ -22,6 +22,7 @@ import re
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
     HostInfoError,
+    HostReader,
     kernel_memory_size,
     read_sysfs_int,
 )
@@ -181,22 +182,13 @@ def fits(reserved, kernel_path, initrd_path):
                 (kernel_need + initrd) >> 20, reserved >> 20))
 
 
-class Capture(object):
-    """The state of the capture kernel on a host below ``root``."""
+class Capture(HostReader):
+    """The state of the capture kernel on a host below ``root`` (files are read with
+    HostReader's ``path`` and ``read_text``)."""
 
     def __init__(self, root="/", sleep=None):
-        self.root = root
+        super(Capture, self).__init__(root)
         self.sleep = sleep
-
-    def path(self, absolute):
-        return os.path.join(self.root, absolute.lstrip("/"))
-
-    def read(self, absolute, default=None):
-        try:
-            with open(self.path(absolute)) as handle:
-                return handle.read()
-        except (IOError, OSError):
-            return default
 
     def sysfs_int(self, absolute):
         kwargs = {"sleep": self.sleep} if self.sleep else {}
@@ -214,7 +206,7 @@ class Capture(object):
     def config(self, family):
         """The sourced settings that shape the capture command line."""
         path = {"debian": DEBIAN_CONF, "redhat": REDHAT_SYSCONFIG, "suse": SUSE_SYSCONFIG}[family]
-        vars_ = ShellVars(self.read(path, ""))
+        vars_ = ShellVars(self.read_text(path, ""))
         return dict((key, vars_.get(key)) for key in vars_.keys())
 
     def defaults(self, family, release):
@@ -226,7 +218,7 @@ class Capture(object):
         return ("/boot/vmlinuz-%s" % release, "/boot/initrd-%s-kdump" % release)
 
     def stored(self):
-        text = self.read(STATE_FILE)
+        text = self.read_text(STATE_FILE)
         if not text:
             return None
         try:
@@ -236,7 +228,7 @@ class Capture(object):
         return data if isinstance(data, dict) else None
 
     def secure(self):
-        return efi_secure_boot(self.root), lockdown_mode(self.read("/sys/kernel/security/lockdown"))
+        return efi_secure_boot(self.root), lockdown_mode(self.read_text("/sys/kernel/security/lockdown"))
 
 
 def decide(state, loaded, stored, current, initrd_exists, rebuild="auto"):

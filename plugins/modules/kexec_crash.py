@@ -256,7 +256,7 @@ def main():
     capture = Capture("/")
     family = p["family"]
     if family == "auto":
-        family = detect_family(capture.read("/etc/os-release"))
+        family = detect_family(capture.read_text("/etc/os-release"))
         if family is None:
             module.fail_json(msg="/etc/os-release: cannot tell the kdump implementation of this"
                                  " distribution; set family")
@@ -267,7 +267,7 @@ def main():
     default_kernel, default_initrd = capture.defaults(family, release)
     kernel = p["kernel"] or default_kernel
     initrd = p["initrd"] or default_initrd
-    cmdline = p["cmdline"] or capture_cmdline(family, capture.read("/proc/cmdline", ""),
+    cmdline = p["cmdline"] or capture_cmdline(family, capture.read_text("/proc/cmdline", ""),
                                               capture.config(family))
     notes = []
     result = dict(changed=False, family=family, method=p["method"], kernel=kernel, initrd=initrd,
