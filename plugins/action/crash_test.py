@@ -116,6 +116,7 @@ class ActionModule(ActionBase):
         self._module("ansible.legacy.command",
                      {"argv": ["setsid", "-f", "sh", "-c", TRIGGER % delay]}, task_vars, "trigger")
         start = time.time() + delay
+        result["triggered_at"] = int(start)
         try:
             self._connection.close()
         except Exception:  # pylint: disable=broad-except

@@ -7,9 +7,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
+
+UTC = datetime.timezone.utc
+
+
+def tested_at(epoch):
+    """``1764158400`` -> ``2025-11-26T12:00:00Z`` (None stays None)."""
+    if epoch is None:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def crash_test_row(pair):
@@ -36,6 +50,7 @@ def crash_test_row(pair):
         "kernel": result.get("kernel"),
         "recover_seconds": timings.get("trigger_to_back", "-"),
         "timings": timings,
+        "tested_at": tested_at(result.get("triggered_at")),
         "reason": reason,
     }
 

@@ -213,6 +213,7 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         "installed": installed,
         "package": PACKAGE[family],
         "kernel_release": release,
+        "system_ram": system_ram,
         "reservation": res,
         "capture": capture_info,
         "service": service,

@@ -131,6 +131,10 @@ kernel:
   description: The release of the kernel that was crashed.
   returned: always
   type: str
+triggered_at:
+  description: When sysrq-c was triggered, in seconds since the epoch (the controller's clock).
+  returned: when the host was crashed
+  type: int
 timings:
   description: Seconds from the trigger.
   returned: always

@@ -86,6 +86,12 @@ kernel_release:
   description: The running kernel.
   returned: always
   type: str
+system_ram:
+  description:
+    - Bytes of System RAM in C(/proc/iomem), the amount C(crashkernel=) ranges are matched
+      against; V(null) when it cannot be read.
+  returned: always
+  type: int
 reservation:
   description: The crash kernel reservation.
   returned: always

@@ -128,6 +128,9 @@ def test_a_configured_host_is_ready(tmp_path, name):
     assert info["makedumpfile"] == {"version": "1.7.2", "compressions": ["lzo", "zlib"]}
     assert info["recommendation"]["crashkernel"].startswith("crashkernel=")
     assert info["kernel_release"] == HOSTS[name]["release"]
+    # System RAM as /proc/iomem lists it (1 GiB or 8 GiB fixtures, minus holes).
+    assert info["system_ram"] in ((0x9fc00 - 0x1000) + (0x3ffe0000 - 0x100000),
+                                  (0x9fc00 - 0x1000) + (0xbffe0000 - 0x100000) + (0x240000000 - 0x100000000))
 
 
 def test_the_reservation_matches_the_command_line(tmp_path):
@@ -178,7 +181,8 @@ def test_never_installed(tmp_path):
     assert info["reasons"][0] == "kdump-tools is not installed (/etc/default/kdump-tools does not exist)"
     assert info["target"] is None and info["dumps"] == []
     assert info["makedumpfile"] == {"version": None, "compressions": []}
-    assert set(info) == {"family", "installed", "package", "kernel_release", "reservation", "capture",
+    assert set(info) == {"family", "installed", "package", "kernel_release", "system_ram", "reservation",
+                         "capture",
                          "service", "target", "makedumpfile", "dumps", "recommendation", "ready",
                          "reasons", "notes"}
 

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet readiness report (playbook report.yml) on this machine, checked in a browser."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+
+from ansible_run import COLLECTION
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+HOSTILE = "<script>document.title='owned'</script> & no dump"
+
+
+def inventory(tmp_path):
+    path = tmp_path / "inventory.ini"
+    path.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n"
+                    "gone.invalid ansible_host=127.0.0.1 ansible_port=1\n" % sys.executable)
+    return str(path)
+
+
+def verify_rows():
+    passed = {"host": "localhost", "passed": True, "failed_step": None, "dump_host": None,
+              "dump_path": "/var/crash/202611261200/dump.202611261200", "format": "kdump",
+              "size": 46011556, "size_human": "43.9 MiB", "kernel": "6.1.0-41-amd64",
+              "recover_seconds": 61.2, "reason": "", "tested_at": "2026-11-26T12:00:00Z",
+              "timings": {"trigger_to_down": 3.1, "trigger_to_dump_complete": 34.7,
+                          "trigger_to_back": 61.2}}
+    failed = {"host": "gone.invalid", "passed": False, "failed_step": "dump", "dump_host": None,
+              "dump_path": "-", "format": None, "size": None, "size_human": "-", "kernel": None,
+              "recover_seconds": "-", "reason": HOSTILE, "tested_at": "2026-11-26T12:05:00Z",
+              "timings": {}}
+    return [passed, failed]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("report")
+    verify = tmp_path / "verify.json"
+    verify.write_text(json.dumps(verify_rows()))
+    out_dir = tmp_path / "out"
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+           "-i", inventory(tmp_path), os.path.join(COLLECTION, "playbooks/report.yml"),
+           "-e", "report_dir=%s" % out_dir, "-e", "report_verify_json=%s" % verify]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+                         check=False)
+    assert out.returncode == 0, out.stdout
+    return {"dir": out_dir, "stdout": out.stdout,
+            "json": json.loads((out_dir / "report.json").read_text())}
+
+
+def test_the_json_report(report):
+    data = report["json"]
+    hosts = dict((row["host"], row) for row in data["hosts"])
+    assert sorted(hosts) == ["gone.invalid", "localhost"]
+    summary = data["summary"]
+    assert summary["hosts"] == 2
+    assert summary["unreachable"] == ["gone.invalid"]
+    assert summary["crash_tested"] == 2 and summary["crash_passed"] == 1
+    assert summary["crash_failed"] == ["gone.invalid"]
+    assert summary["slowest_recovery"] == {"host": "localhost", "seconds": 61.2}
+    local = hosts["localhost"]
+    assert local["reachable"] is True
+    assert local["ram_bytes"] > 0 and local["kernel"] == os.uname()[2]
+    assert local["recommended"].startswith("crashkernel=")
+    assert local["crash_test"]["passed"] is True
+    assert local["dump"]["source"] in ("target", "crash test")
+    gone = hosts["gone.invalid"]
+    assert gone["reachable"] is False and gone["ready"] is False
+    assert "port 1" in gone["reasons"][0]
+    assert "0 of 2 hosts ready, 1 of 2 crash tests passed" in " ".join(report["stdout"].split())
+
+
+class Cells(HTMLParser):
+    """Text of every element with a data-field or data-summary, by host; and every tag seen."""
+
+    def __init__(self):
+        HTMLParser.__init__(self)
+        self.cells, self.summary, self.tags = {}, {}, []
+        self.host, self.key, self.depth, self.text = None, None, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if tag == "tr" and "data-host" in attrs:
+            self.host = attrs["data-host"]
+        if self.key is not None:
+            self.depth += 1
+        elif "data-field" in attrs and self.host:
+            self.key, self.depth, self.text = (self.host, attrs["data-field"]), 0, []
+        elif "data-summary" in attrs:
+            self.key, self.depth, self.text = ("summary", attrs["data-summary"]), 0, []
+
+    def handle_endtag(self, tag):
+        if self.key is None:
+            if tag == "tr":
+                self.host = None
+            return
+        if self.depth:
+            self.depth -= 1
+            return
+        text = " ".join("".join(self.text).split())
+        if self.key[0] == "summary":
+            self.summary[self.key[1]] = text
+        else:
+            self.cells.setdefault(self.key[0], {})[self.key[1]] = text
+        self.key = None
+
+    def handle_data(self, data):
+        if self.key is not None:
+            self.text.append(data)
+
+
+def browser():
+    for name in BROWSERS:
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("KDUMP_TEST_BROWSER_REQUIRED"):
+        pytest.fail("no Chromium on this machine (%s); ./dev installs the Debian package chromium"
+                    % ", ".join(BROWSERS))
+    pytest.skip("no Chromium on this machine")
+
+
+def chromium(exe, *args):
+    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                          "--no-first-run", "--user-data-dir=%s" % args[0]] + list(args[1:]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_page_in_a_browser(report, tmp_path):
+    exe = browser()
+    page = "file://%s" % (report["dir"] / "report.html")
+    shot = report["dir"] / "report.png"
+    chromium(exe, str(tmp_path / "profile"), "--window-size=1400,1000", "--screenshot=%s" % shot, page)
+    with open(str(shot), "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (1400, 1000)
+    assert shot.stat().st_size > 20000     # a rendered page, not a blank one
+
+    dom = chromium(exe, str(tmp_path / "profile"), "--dump-dom", page)
+    cells = Cells()
+    cells.feed(dom)
+    local, gone = cells.cells["localhost"], cells.cells["gone.invalid"]
+    assert local["host"] == "localhost"
+    assert local["crash-test"] == "passed, back in 61.2 s"
+    assert local["kernel"] == os.uname()[2]
+    assert local["recommended"].endswith("MiB")
+    assert gone["ready"] == "no" and gone["crash-test"] == "failed"
+    assert cells.summary["crash-tests"].startswith("1 / 2")
+    assert cells.summary["ready"].split(" hosts")[0].endswith("/ 2")
+    # A failure message is text, never markup: no script ran and none was added.
+    assert "script" not in cells.tags
+    assert "owned" not in dom.split("<title>")[1].split("</title>")[0]
+    assert "&lt;script&gt;document.title" in dom
