@@ -109,8 +109,7 @@ class ActionModule(ActionBase):
         result["record"] = {"boot_id": boot_before, "dumps_before": len(before),
                             "host_time": host_time, "boot_timeout": boot_timeout}
 
-        address = task_vars.get("ansible_host") or host
-        port = int(task_vars.get("ansible_port") or task_vars.get("ansible_ssh_port") or 22)
+        address, port = self._address(task_vars, host)
         self._module("ansible.legacy.command", {"argv": ["sysctl", "-q", "-w", "kernel.sysrq=1"]},
                      task_vars, "trigger")
         self._module("ansible.legacy.command",
@@ -253,7 +252,7 @@ class ActionModule(ActionBase):
         variables["inventory_hostname"] = other
         play_context = self._play_context.set_task_and_variable_override(
             task=self._task, variables=variables, templar=self._templar)
-        play_context.remote_addr = variables.get("ansible_host", other)
+        play_context.remote_addr = self._templar.template(variables.get("ansible_host", other))
         connection = connection_loader.get(variables.get("ansible_connection", "ssh"), play_context,
                                            None)
         option_vars = C.config.get_plugin_vars("connection", connection._load_name)
@@ -276,9 +275,20 @@ class ActionModule(ActionBase):
             raise StepFailed("dump", "%s on %s failed: %s" % (module, other, out.get("msg") or out))
         return out
 
-    @staticmethod
-    def _evidence(task_vars):
-        console = task_vars.get("kdump_console_dir")
+    def _address(self, task_vars, host):
+        """Where the host's SSH answers: the connection's own (templated) options."""
+        try:
+            address = self._connection.get_option("host")
+            port = self._connection.get_option("port")
+        except (KeyError, AttributeError):
+            address = port = None
+        address = address or self._templar.template(task_vars.get("ansible_host")) or host
+        port = port or self._templar.template(task_vars.get("ansible_port") or task_vars.get(
+            "ansible_ssh_port")) or 22
+        return address, int(port)
+
+    def _evidence(self, task_vars):
+        console = self._templar.template(task_vars.get("kdump_console_dir"))
         return " (%s)" % console if console else ""
 
 

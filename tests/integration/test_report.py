@@ -6,19 +6,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import json
 import os
-import shutil
-import struct
 import subprocess
 import sys
-from html.parser import HTMLParser
 
 import pytest
 
 from ansible_run import COLLECTION
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+_SPEC = importlib.util.spec_from_file_location("lab_browser", os.path.join(COLLECTION, "tests", "lab",
+                                                                          "browser.py"))
+BROWSER = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(BROWSER)
 HOSTILE = "<script>document.title='owned'</script> & no dump"
 
 
@@ -82,79 +83,22 @@ def test_the_json_report(report):
     assert "0 of 2 hosts ready, 1 of 2 crash tests passed" in " ".join(report["stdout"].split())
 
 
-class Cells(HTMLParser):
-    """Text of every element with a data-field or data-summary, by host; and every tag seen."""
-
-    def __init__(self):
-        HTMLParser.__init__(self)
-        self.cells, self.summary, self.tags = {}, {}, []
-        self.host, self.key, self.depth, self.text = None, None, 0, []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.tags.append(tag)
-        if tag == "tr" and "data-host" in attrs:
-            self.host = attrs["data-host"]
-        if self.key is not None:
-            self.depth += 1
-        elif "data-field" in attrs and self.host:
-            self.key, self.depth, self.text = (self.host, attrs["data-field"]), 0, []
-        elif "data-summary" in attrs:
-            self.key, self.depth, self.text = ("summary", attrs["data-summary"]), 0, []
-
-    def handle_endtag(self, tag):
-        if self.key is None:
-            if tag == "tr":
-                self.host = None
-            return
-        if self.depth:
-            self.depth -= 1
-            return
-        text = " ".join("".join(self.text).split())
-        if self.key[0] == "summary":
-            self.summary[self.key[1]] = text
-        else:
-            self.cells.setdefault(self.key[0], {})[self.key[1]] = text
-        self.key = None
-
-    def handle_data(self, data):
-        if self.key is not None:
-            self.text.append(data)
-
-
 def browser():
-    for name in BROWSERS:
-        if shutil.which(name):
-            return shutil.which(name)
+    exe = BROWSER.find_browser()
+    if exe:
+        return exe
     if os.environ.get("KDUMP_TEST_BROWSER_REQUIRED"):
         pytest.fail("no Chromium on this machine (%s); ./dev installs the Debian package chromium"
-                    % ", ".join(BROWSERS))
+                    % ", ".join(BROWSER.BROWSERS))
     pytest.skip("no Chromium on this machine")
 
 
-def chromium(exe, *args):
-    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                          "--no-first-run", "--user-data-dir=%s" % args[0]] + list(args[1:]),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                         timeout=120, check=False)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def test_the_page_in_a_browser(report, tmp_path):
+def test_the_page_in_a_browser(report):
     exe = browser()
-    page = "file://%s" % (report["dir"] / "report.html")
-    shot = report["dir"] / "report.png"
-    chromium(exe, str(tmp_path / "profile"), "--window-size=1400,1000", "--screenshot=%s" % shot, page)
-    with open(str(shot), "rb") as handle:
-        head = handle.read(24)
-    assert head[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", head[16:24]) == (1400, 1000)
-    assert shot.stat().st_size > 20000     # a rendered page, not a blank one
-
-    dom = chromium(exe, str(tmp_path / "profile"), "--dump-dom", page)
-    cells = Cells()
-    cells.feed(dom)
+    shot = str(report["dir"] / "report.png")
+    cells, dom = BROWSER.look(exe, str(report["dir"] / "report.html"), shot)
+    assert BROWSER.png_size(shot) == BROWSER.WINDOW
+    assert os.path.getsize(shot) > 20000     # a rendered page, not a blank one
     local, gone = cells.cells["localhost"], cells.cells["gone.invalid"]
     assert local["host"] == "localhost"
     assert local["crash-test"] == "passed, back in 61.2 s"
@@ -167,3 +111,13 @@ def test_the_page_in_a_browser(report, tmp_path):
     assert "script" not in cells.tags
     assert "owned" not in dom.split("<title>")[1].split("</title>")[0]
     assert "&lt;script&gt;document.title" in dom
+
+
+def test_the_lab_check_fails_a_fleet_that_is_not_all_green(report, capsys):
+    browser()
+    assert BROWSER.main([str(report["dir"]), "--expect-all-passed"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM: gone.invalid is not ready" in out
+    assert "PROBLEM: gone.invalid did not pass its crash test: <script>" in out
+    assert "PROBLEM: localhost is not ready" in out      # kdump is not set up on this machine
+    assert BROWSER.main([str(report["dir"])]) == 0
