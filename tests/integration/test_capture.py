@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """kdump_info and kexec_crash run for real on this machine, which has no crash kernel
 reservation: the facts must say so, and loading must fail cleanly, changing nothing.
-Loading and unloading for real is done on the lab VM by the Molecule scenario ``default``."""
+Loading and unloading for real is done on the lab VM by the Molecule scenario ``modules``."""
 
 from __future__ import absolute_import, division, print_function
 
