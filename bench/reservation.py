@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reservation size: for each lab configuration, the smallest crashkernel= (in 8 MiB steps)
+with which the capture kernel saves a complete, valid dump, found by bisection with real
+crashes, and the largest that fails (and how). Then, per configuration, that minimum next to
+the distribution's default, the kdump-utils x86_64 default for that RAM, and what the
+policies distro and estimate recommend, each as a ratio to the minimum.
+
+    ./dev bench reservation [--configs 12:1024,12:2048,12:4096,13:2048] [--low 64] [--high 256]
+
+A probe: crashkernel=SIZE on the command line, reboot, kdump_info (does the capture kernel
+load?), crash_test (is a valid dump of that crash saved?). A size that does not load or does
+not save a valid dump fails; the serial console of the capture kernel tells how (out of
+memory, no dump, an incomplete dump).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+import common
+
+MIB = 1 << 20
+
+
+def evaluate(value, ram):
+    """Bytes ``value`` reserves with ``ram`` bytes of System RAM (the collection's engine)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_crashkernel_bench", os.path.join(
+        common.ROOT, "plugins", "module_utils", "_crashkernel.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.evaluate(value, ram).total
+
+
+def capture_failure(console_dir, since):
+    """How the capture kernel failed, from its console log after ``since``."""
+    for path in sorted(glob.glob(os.path.join(console_dir, "boot-*.log")), reverse=True):
+        if os.path.getmtime(path) < since:
+            break
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+        if "elfcorehdr=" not in text:
+            continue
+        lowered = text.lower()
+        if "out of memory" in lowered or "oom-kill" in lowered or "oom_reaper" in lowered:
+            return "out of memory in the capture kernel"
+        if "kernel panic" in lowered:
+            return "the capture kernel panicked"
+        if "dump-incomplete" in text or "vmcore-incomplete" in text:
+            return "incomplete dump"
+        return "no dump saved"
+    return "the capture kernel did not boot"
+
+
+class Probe(object):
+    """Crash one VM with a given crashkernel= and say whether a valid dump arrived."""
+
+    def __init__(self, vm, work):
+        self.vm, self.work = vm, work
+        self.inventory = common.inventory([vm], work)
+        self.count = 0
+
+    def run(self, size_mib):
+        self.count += 1
+        out = os.path.join(self.work, "probe-%d.json" % self.count)
+        since = common.time.time()
+        book = common.playbook(self.work, "probe.yml", [{
+            "name": "probe", "hosts": "all", "gather_facts": False, "tasks": [
+                {"name": "Reserve", "crashdump.kdump.kernel_cmdline": {"args": {"crashkernel": "%dM" % size_mib}},
+                 "register": "cmdline"},
+                {"name": "Reboot", "ansible.builtin.reboot": {"reboot_timeout": 900},
+                 "when": "cmdline.reboot_required"},
+                {"name": "Info", "crashdump.kdump.kdump_info": {"dumps": 0}, "register": "info"},
+                {"name": "Crash", "crashdump.kdump.crash_test": {"confirm": True}, "register": "crash",
+                 "when": "info.ready", "ignore_errors": True},
+                {"name": "Save", "ansible.builtin.copy": {
+                    "content": "{{ {'info': info, 'crash': crash} | to_json }}", "dest": out, "mode": "0600"},
+                 "delegate_to": "localhost"}]}])
+        common.ansible(self.inventory, book)
+        with open(out) as handle:
+            result = json.load(handle)
+        info, crash = result["info"], result["crash"]
+        if not info["ready"]:
+            how = "the capture kernel does not load: %s" % "; ".join(info["reasons"])
+            common.say("  %dM: FAIL (%s)" % (size_mib, how))
+            return False, how
+        if crash.get("passed"):
+            common.say("  %dM: pass (%s, back in %.0f s)" % (size_mib, crash["format"],
+                                                           crash["timings"]["trigger_to_back"]))
+            return True, "valid dump"
+        how = "%s (%s)" % (capture_failure(self.vm["console_dir"], since), crash.get("msg", "")[:160])
+        common.say("  %dM: FAIL (%s)" % (size_mib, how))
+        return False, how
+
+
+def bisect(probe, low, high):
+    """Smallest passing size in 8 MiB steps in (low, high]; ``high`` must pass."""
+    steps = []
+    ok, how = probe.run(high)
+    steps.append((high, ok, how))
+    if not ok:
+        raise SystemExit("%dM does not work either: raise --high (%s)" % (high, how))
+    ok, how = probe.run(low)
+    steps.append((low, ok, how))
+    if ok:
+        return low, None, None, steps
+    fail, fail_how, good = low, how, high
+    while good - fail > 8:
+        mid = fail + ((good - fail) // 16) * 8 or fail + 8
+        ok, how = probe.run(mid)
+        steps.append((mid, ok, how))
+        if ok:
+            good = mid
+        else:
+            fail, fail_how = mid, how
+    return good, fail, fail_how, steps
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="12:1024,12:2048,12:4096,13:2048")
+    parser.add_argument("--low", type=int, default=64, help="MiB, the first size tried below --high")
+    parser.add_argument("--high", type=int, default=256, help="MiB, a size that must work")
+    args = parser.parse_args(argv)
+    info = common.machine()
+    rows = []
+    for config in args.configs.split(","):
+        release, memory = config.split(":")
+        memory = int(memory)
+        name = "bench-res-%s-%d" % (release, memory)
+        work = common.workdir()
+        common.say("Debian %s, %d MiB: fresh VM %s" % (release, memory, name))
+        vm = common.start_vm(name, release=release, memory=memory)
+        try:
+            inv = common.inventory([vm], work)
+            common.ansible(inv, common.playbook(work, "setup.yml", [{
+                "name": "kdump", "hosts": "all", "gather_facts": False,
+                "roles": [{"role": "crashdump.kdump.kdump", "vars": {
+                    "kdump_reboot_ok": True, "kdump_crashkernel_policy": "fixed",
+                    "kdump_crashkernel": "%dM" % args.high, "kdump_keep": 1,
+                    # A capture kernel that panics (out of memory) reboots instead of hanging.
+                    "kdump_cmdline_append": ["panic=10"]}}]}]))
+            recs = {}
+            for policy in ("distro", "estimate"):
+                out = os.path.join(work, "%s.json" % policy)
+                common.ansible(inv, common.playbook(work, "rec.yml", [{
+                    "name": "rec", "hosts": "all", "gather_facts": False, "tasks": [
+                        {"name": "Size", "crashdump.kdump.crashkernel_info": {"policy": policy}, "register": "ck"},
+                        {"name": "Save", "ansible.builtin.copy": {"content": "{{ ck | to_json }}", "dest": out,
+                                                                  "mode": "0600"},
+                         "delegate_to": "localhost"}]}]))
+                with open(out) as handle:
+                    recs[policy] = json.load(handle)
+            ram = recs["distro"]["host"]["system_ram"]
+            good, fail, fail_how, steps = bisect(Probe(vm, work), args.low, args.high)
+        finally:
+            common.lab.destroy([name])
+        minimum = good * MIB
+        kdump_utils = evaluate("2G-64G:256M,64G-:512M", ram)
+        row = {"release": release, "memory": memory, "system_ram": ram, "minimum_mib": good,
+               "largest_failing_mib": fail, "failure": fail_how,
+               "steps": [{"mib": s, "passed": ok, "how": how} for s, ok, how in steps],
+               "distro": {"value": recs["distro"]["recommended"]["crashkernel"],
+                          "bytes": recs["distro"]["recommended"]["reserved_bytes"]},
+               "estimate": {"value": recs["estimate"]["recommended"]["crashkernel"],
+                            "bytes": recs["estimate"]["recommended"]["reserved_bytes"],
+                            "explanation": recs["estimate"]["recommended"]["explanation"]},
+               "kdump_utils_x86_64_bytes": kdump_utils}
+        rows.append(row)
+        common.say("Debian %s %d MiB: minimum %dM, largest failing %sM (%s)" % (
+            release, memory, good, fail, fail_how))
+
+    def ratio(value, minimum):
+        return "%.2f" % (float(value) / minimum) if value else "0 (nothing reserved)"
+    lines = ["| configuration | minimum that saves a valid dump | largest that fails, and how |"
+             " distribution default | kdump-utils x86_64 | policy `distro` | policy `estimate` |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        minimum = row["minimum_mib"] * MIB
+        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s | %s = %s |" % (
+            row["release"], row["memory"], row["minimum_mib"],
+            "%s MiB: %s" % (row["largest_failing_mib"], row["failure"]) if row["largest_failing_mib"] else "-",
+            row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
+            row["kdump_utils_x86_64_bytes"] // MIB, ratio(row["kdump_utils_x86_64_bytes"], minimum),
+            row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
+            row["estimate"]["value"], ratio(row["estimate"]["bytes"], minimum)))
+    table = ("Ratios are to the measured minimum (8 MiB steps); bisection between %d and %d MiB.\n\n%s\n"
+             % (args.low, args.high, "\n".join(lines)))
+    common.save("reservation", {"machine": info, "rows": rows}, table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
