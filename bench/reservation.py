@@ -90,8 +90,8 @@ class Probe(object):
             common.say("  %dM: FAIL (%s)" % (size_mib, how))
             return False, how
         if crash.get("passed"):
-            common.say("  %dM: pass (%s, back in %.0f s)" % (size_mib, crash["format"],
-                                                           crash["timings"]["trigger_to_back"]))
+            back = crash["timings"]["trigger_to_back"]
+            common.say("  %dM: pass (%s, back in %.0f s)" % (size_mib, crash["format"], back))
             return True, "valid dump"
         how = "%s (%s)" % (capture_failure(self.vm["console_dir"], since), crash.get("msg", "")[:160])
         common.say("  %dM: FAIL (%s)" % (size_mib, how))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The README's tables of role variables, generated from each role's meta/argument_specs.yml.
 

@@ -252,7 +252,7 @@ class ActionModule(ActionBase):
         variables["inventory_hostname"] = other
         play_context = self._play_context.set_task_and_variable_override(
             task=self._task, variables=variables, templar=self._templar)
-        play_context.remote_addr = self._templar.template(variables.get("ansible_host", other))
+        play_context.remote_addr = self._render(variables.get("ansible_host", other))
         connection = connection_loader.get(variables.get("ansible_connection", "ssh"), play_context,
                                            None)
         option_vars = C.config.get_plugin_vars("connection", connection._load_name)
@@ -282,13 +282,17 @@ class ActionModule(ActionBase):
             port = self._connection.get_option("port")
         except (KeyError, AttributeError):
             address = port = None
-        address = address or self._templar.template(task_vars.get("ansible_host")) or host
-        port = port or self._templar.template(task_vars.get("ansible_port") or task_vars.get(
-            "ansible_ssh_port")) or 22
+        address = address or self._render(task_vars.get("ansible_host")) or host
+        port = port or self._render(task_vars.get("ansible_port") or task_vars.get("ansible_ssh_port")) or 22
         return address, int(port)
 
+    def _render(self, value):
+        """A host variable as it is used (inventory values may be templates)."""
+        templar = getattr(self, "_templar", None)
+        return templar.template(value) if templar is not None and value is not None else value
+
     def _evidence(self, task_vars):
-        console = self._templar.template(task_vars.get("kdump_console_dir"))
+        console = self._render(task_vars.get("kdump_console_dir"))
         return " (%s)" % console if console else ""
 
 

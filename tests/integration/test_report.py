@@ -16,8 +16,8 @@ import pytest
 
 from ansible_run import COLLECTION
 
-_SPEC = importlib.util.spec_from_file_location("lab_browser", os.path.join(COLLECTION, "tests", "lab",
-                                                                          "browser.py"))
+_SPEC = importlib.util.spec_from_file_location(
+    "lab_browser", os.path.join(COLLECTION, "tests", "lab", "browser.py"))
 BROWSER = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(BROWSER)
 HOSTILE = "<script>document.title='owned'</script> & no dump"
