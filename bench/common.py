@@ -48,7 +48,14 @@ def machine():
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "kernel": platform.release(), "accel": lab.choose_accel(lab.build("12")["kernel"]),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "ansible_core": ansible_core()}
+
+
+def ansible_core():
+    out = subprocess.run(["ansible", "--version"], stdout=subprocess.PIPE, universal_newlines=True, check=False)
+    match = re.search(r"core ([0-9.]+)", out.stdout)
+    return match.group(1) if match else "?"
 
 
 def median(values):
@@ -126,8 +133,8 @@ def save(name, data, table):
         json.dump(data, handle, indent=1, sort_keys=True)
         handle.write("\n")
     info = data["machine"]
-    block = ("_%s; %s, %s cores, %s; ansible-core run from %s._\n\n%s" % (
-        info["date"], info["cpu"], info["cores"], info["accel"].upper(), "this checkout", table))
+    block = ("_%s; %s, %s cores, lab VMs under %s; ansible-core %s._\n\n%s" % (
+        info["date"], info["cpu"], info["cores"], info["accel"].upper(), info.get("ansible_core", "?"), table))
     try:
         with open(DOC) as handle:
             text = handle.read()

@@ -341,10 +341,12 @@ class HostReader(object):
             self.notes.append(str(exc))
             return None
 
-    def gather(self, kernel_path=None, initrd_path=None, detect_luks=True, uname=None):
+    def gather(self, kernel_path=None, initrd_path=None, detect_luks=True, uname=None, estimate_inputs=True):
         """Return ``(facts, state)``: the sizing inputs and the current state.
 
-        ``uname`` is ``(release, machine)``; the running kernel's by default.
+        ``uname`` is ``(release, machine)``; the running kernel's by default. Without
+        ``estimate_inputs`` the inputs only the estimate policy uses, and that cost the most to
+        measure (listing the kdump initrd, LUKS keyslots), are not measured and read 0.
         """
         if uname is None:
             uname = (os.uname()[2], os.uname()[4])
@@ -371,8 +373,8 @@ class HostReader(object):
             "kernel_memory": kmem,
             "initrd_size": isize,
             "initrd_is_kdump": is_kdump,
-            "modules_size": self.modules_size(ipath, is_kdump),
-            "luks_memory": self.luks_memory() if detect_luks else 0,
+            "modules_size": self.modules_size(ipath, is_kdump) if estimate_inputs else 0,
+            "luks_memory": self.luks_memory() if detect_luks and estimate_inputs else 0,
             "sme_sev": self.sme_sev(arch),
             "mlx5": os.path.isdir(self.path("sys/bus/pci/drivers/mlx5_core")),
             "arm_smmu": bool(glob.glob(self.path("sys/devices/platform/arm-smmu-*"))),

@@ -148,7 +148,8 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
     recommendation = None
     system_ram = None
     try:
-        raw_facts, _state = reader.gather(detect_luks=False, uname=(release, arch))
+        raw_facts, _state = reader.gather(detect_luks=False, uname=(release, arch),
+                                          estimate_inputs=policy == "estimate")
         facts = HostFacts(**raw_facts)
         system_ram = facts.system_ram
         recommendation = recommend(facts, policy, None, "auto").to_dict()

@@ -134,8 +134,8 @@ host:
     kernel_memory: {description: In-memory size from the kernel image header (null when unknown), type: int, sample: 39452672}
     initrd_size: {description: Size of the initrd used for the estimate, type: int, sample: 6815744}
     initrd_is_kdump: {description: Whether that initrd is the kdump initrd, type: bool, sample: true}
-    modules_size: {description: Sum of the sizes of the loaded modules that are in the kdump initrd, type: int, sample: 1327104}
-    luks_memory: {description: Memory cost of the most expensive LUKS keyslot, type: int, sample: 0}
+    modules_size: {description: "Sum of the sizes of the loaded modules that are in the kdump initrd (measured for O(policy=estimate) only, 0 otherwise)", type: int, sample: 1327104}
+    luks_memory: {description: "Memory cost of the most expensive LUKS keyslot (measured for O(policy=estimate) only, 0 otherwise)", type: int, sample: 0}
     sme_sev: {description: AMD SME or SEV is active, type: bool, sample: false}
     mlx5: {description: An mlx5 NIC driver is bound, type: bool, sample: false}
     arm_smmu: {description: An arm-smmu is present, type: bool, sample: false}
@@ -280,7 +280,8 @@ def main():
     try:
         raw_facts, state = reader.gather(kernel_path=params["kernel_path"],
                                          initrd_path=params["initrd_path"],
-                                         detect_luks=params["detect_luks"])
+                                         detect_luks=params["detect_luks"],
+                                         estimate_inputs=params["policy"] == "estimate")
         facts = HostFacts(**raw_facts)
         current, current_ck = current_state(facts, state)
         recommendation = recommend(facts, params["policy"], params["value"], params["placement"])

@@ -268,6 +268,21 @@ def test_gather_reads_a_debian_host(tmp_path):
     assert reader.notes == []
 
 
+def test_gather_without_estimate_inputs_lists_nothing(tmp_path):
+    root = make_host(tmp_path)
+    runner = FakeRunner({
+        "lsinitramfs": (0, "lib/modules/%s/kernel/drivers/net/virtio_net.ko\n" % REL, ""),
+        "lsblk": (0, "/dev/vdb crypto_LUKS\n", ""),
+        "cryptsetup": (0, "Keyslots:\n  0: luks2\n        Memory:     65536\n", ""),
+        "dmesg": (0, "", ""),
+    })
+    reader = HostReader(str(root), run=runner, which=runner.which)
+    facts, _state = reader.gather(uname=(REL, "x86_64"), estimate_inputs=False)
+    assert facts["modules_size"] == 0 and facts["luks_memory"] == 0
+    assert facts["initrd_size"] == 7000
+    assert [c for c in runner.calls if os.path.basename(c[0]) in ("lsinitramfs", "lsblk", "cryptsetup")] == []
+
+
 def test_gather_falls_back_to_the_boot_initrd_and_notes_missing_tools(tmp_path):
     root = make_host(tmp_path, kdump_initrd=False)
     reader = HostReader(str(root), run=FakeRunner({}), which=lambda name: None)
