@@ -125,6 +125,19 @@ def ansible(inventory_path, book, *extra, **kwargs):
             "stdout": out.stdout}
 
 
+def task_result(inventory_path, work, name, task):
+    """Run one task (a dict: module and its options) on the inventory's host; return what it
+    registered, as the controller saw it."""
+    out = os.path.join(work, name + ".json")
+    book = playbook(work, name + ".yml", [{"name": name, "hosts": "all", "gather_facts": False, "tasks": [
+        dict(task, name=name, register="bench_result"),
+        {"name": "Keep the result", "delegate_to": "localhost",
+         "ansible.builtin.copy": {"content": "{{ bench_result | to_json }}", "dest": out, "mode": "0600"}}]}])
+    ansible(inventory_path, book)
+    with open(out) as handle:
+        return json.load(handle)
+
+
 def save(name, data, table):
     """bench/results/NAME.json, and the table in docs/benchmarks.md between
     <!-- bench: NAME --> and <!-- /bench --> (replaced, date and machine included)."""

@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import glob
-import json
 import os
 import re
 import sys
@@ -71,15 +70,7 @@ def main(argv=None):
         common.ansible(inv, common.playbook(work, "converge.yml", [{
             "name": "kdump", "hosts": "all", "gather_facts": False,
             "roles": [{"role": "crashdump.kdump.kdump", "vars": {"kdump_reboot_ok": True, "kdump_keep": 1}}]}]))
-        facts = common.ansible(inv, common.playbook(work, "info.yml", [{
-            "name": "info", "hosts": "all", "gather_facts": False, "tasks": [
-                {"name": "Info", "crashdump.kdump.kdump_info": {"dumps": 0}, "register": "info"},
-                {"name": "Save", "ansible.builtin.copy": {"content": "{{ info | to_json }}",
-                                                          "dest": os.path.join(work, "info.json"), "mode": "0600"},
-                 "delegate_to": "localhost"}]}]))
-        del facts
-        with open(os.path.join(work, "info.json")) as handle:
-            have = json.load(handle)["makedumpfile"]
+        have = common.task_result(inv, work, "info", {"crashdump.kdump.kdump_info": {"dumps": 0}})["makedumpfile"]
         for name, options, what in SETTINGS:
             if options["compression"] not in have["compressions"]:
                 common.say("%s: skipped, makedumpfile %s has no %s" % (name, have["version"], options["compression"]))
@@ -94,16 +85,9 @@ def main(argv=None):
             runs = []
             for index in range(args.crashes):
                 common.say("%s (%s): crash %d/%d" % (name, what, index + 1, args.crashes))
-                out = os.path.join(work, "crash-%s-%d.json" % (name, index))
                 since = common.time.time()
-                common.ansible(inv, common.playbook(work, "crash.yml", [{
-                    "name": "crash", "hosts": "all", "gather_facts": False, "tasks": [
-                        {"name": "Crash", "crashdump.kdump.crash_test": {"confirm": True}, "register": "crash"},
-                        {"name": "Save", "ansible.builtin.copy": {"content": "{{ crash | to_json }}", "dest": out,
-                                                                  "mode": "0600"},
-                         "delegate_to": "localhost"}]}]))
-                with open(out) as handle:
-                    result = json.load(handle)
+                result = common.task_result(inv, work, "crash-%s-%d" % (name, index),
+                                            {"crashdump.kdump.crash_test": {"confirm": True}})
                 runs.append({"back": result["timings"]["trigger_to_back"],
                              "dump_complete": result["timings"].get("trigger_to_dump_complete"),
                              "collector": collector_seconds(vm["console_dir"], since),

@@ -147,15 +147,8 @@ def main(argv=None):
                     "kdump_cmdline_append": ["panic=10"]}}]}]))
             recs = {}
             for policy in ("distro", "estimate"):
-                out = os.path.join(work, "%s.json" % policy)
-                common.ansible(inv, common.playbook(work, "rec.yml", [{
-                    "name": "rec", "hosts": "all", "gather_facts": False, "tasks": [
-                        {"name": "Size", "crashdump.kdump.crashkernel_info": {"policy": policy}, "register": "ck"},
-                        {"name": "Save", "ansible.builtin.copy": {"content": "{{ ck | to_json }}", "dest": out,
-                                                                  "mode": "0600"},
-                         "delegate_to": "localhost"}]}]))
-                with open(out) as handle:
-                    recs[policy] = json.load(handle)
+                recs[policy] = common.task_result(inv, work, "size-%s" % policy,
+                                                  {"crashdump.kdump.crashkernel_info": {"policy": policy}})
             ram = recs["distro"]["host"]["system_ram"]
             good, fail, fail_how, steps = bisect(Probe(vm, work), args.low, args.high)
         finally:

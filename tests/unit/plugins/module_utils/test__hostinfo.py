@@ -240,14 +240,19 @@ class FakeRunner(object):
         return self.outputs[os.path.basename(argv[0])]
 
 
-def test_gather_reads_a_debian_host(tmp_path):
-    root = make_host(tmp_path)
-    runner = FakeRunner({
+def debian_runner():
+    """A Debian host's tools: a kdump initrd with virtio_net, a LUKS disk, SEV active."""
+    return FakeRunner({
         "lsinitramfs": (0, "lib/modules/%s/kernel/drivers/net/virtio_net.ko\n" % REL, ""),
         "lsblk": (0, "/dev/vda1 ext4\n/dev/vdb crypto_LUKS\n", ""),
         "cryptsetup": (0, "Keyslots:\n  0: luks2\n        Memory:     65536\n", ""),
         "dmesg": (0, "[0.0] Memory Encryption Features active: AMD SEV\n", ""),
     })
+
+
+def test_gather_reads_a_debian_host(tmp_path):
+    root = make_host(tmp_path)
+    runner = debian_runner()
     reader = HostReader(str(root), run=runner, which=runner.which)
     facts, state = reader.gather(uname=(REL, "x86_64"))
     assert facts["system_ram"] == 1073212416
@@ -270,12 +275,7 @@ def test_gather_reads_a_debian_host(tmp_path):
 
 def test_gather_without_estimate_inputs_lists_nothing(tmp_path):
     root = make_host(tmp_path)
-    runner = FakeRunner({
-        "lsinitramfs": (0, "lib/modules/%s/kernel/drivers/net/virtio_net.ko\n" % REL, ""),
-        "lsblk": (0, "/dev/vdb crypto_LUKS\n", ""),
-        "cryptsetup": (0, "Keyslots:\n  0: luks2\n        Memory:     65536\n", ""),
-        "dmesg": (0, "", ""),
-    })
+    runner = debian_runner()
     reader = HostReader(str(root), run=runner, which=runner.which)
     facts, _state = reader.gather(uname=(REL, "x86_64"), estimate_inputs=False)
     assert facts["modules_size"] == 0 and facts["luks_memory"] == 0
