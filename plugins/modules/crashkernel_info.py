@@ -134,8 +134,14 @@ host:
     kernel_memory: {description: In-memory size from the kernel image header (null when unknown), type: int, sample: 39452672}
     initrd_size: {description: Size of the initrd used for the estimate, type: int, sample: 6815744}
     initrd_is_kdump: {description: Whether that initrd is the kdump initrd, type: bool, sample: true}
-    modules_size: {description: "Sum of the sizes of the loaded modules that are in the kdump initrd (measured for O(policy=estimate) only, 0 otherwise)", type: int, sample: 1327104}
-    luks_memory: {description: "Memory cost of the most expensive LUKS keyslot (measured for O(policy=estimate) only, 0 otherwise)", type: int, sample: 0}
+    modules_size:
+      description: Sum of the sizes of the loaded modules that are in the kdump initrd (measured for O(policy=estimate) only, 0 otherwise).
+      type: int
+      sample: 1327104
+    luks_memory:
+      description: Memory cost of the most expensive LUKS keyslot (measured for O(policy=estimate) only, 0 otherwise).
+      type: int
+      sample: 0
     sme_sev: {description: AMD SME or SEV is active, type: bool, sample: false}
     mlx5: {description: An mlx5 NIC driver is bound, type: bool, sample: false}
     arm_smmu: {description: An arm-smmu is present, type: bool, sample: false}
