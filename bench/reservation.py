@@ -6,7 +6,10 @@ crashes, and the largest that fails (and how). Then, per configuration, that min
 the distribution's default, the kdump-utils x86_64 default for that RAM, and what the
 policies distro and estimate recommend, each as a ratio to the minimum.
 
-    ./dev bench reservation [--configs 12:1024,12:2048,12:4096,13:2048] [--low 64] [--high 256]
+    ./dev bench reservation [--configs 12:1024,12:2048,12:4096,13:2048] [--low 64] [--high 256] [--replace]
+
+Rows of configurations a run does not measure are kept from the last results (with their
+date) unless --replace is given.
 
 A probe: crashkernel=SIZE on the command line, reboot, kdump_info (does the capture kernel
 load?), crash_test (is a valid dump of that crash saved?). A size that does not load or does
@@ -121,11 +124,31 @@ def bisect(probe, low, high):
     return good, fail, fail_how, steps
 
 
+def merge(rows, keep):
+    """This run's rows, plus (when ``keep``) the saved rows of the configurations it did not
+    measure, each with the date it was measured; sorted by release and memory."""
+    saved = []
+    if keep:
+        try:
+            with open(os.path.join(common.RESULTS, "reservation.json")) as handle:
+                old = json.load(handle)
+        except (OSError, ValueError):
+            old = {"rows": []}
+        done = set((row["release"], row["memory"]) for row in rows)
+        for row in old.get("rows", []):
+            if (row["release"], row["memory"]) not in done:
+                row.setdefault("measured", old.get("machine", {}).get("date", "?"))
+                saved.append(row)
+    return sorted(rows + saved, key=lambda row: (int(row["release"]), row["memory"]))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="12:1024,12:2048,12:4096,13:2048")
     parser.add_argument("--low", type=int, default=64, help="MiB, the first size tried below --high")
     parser.add_argument("--high", type=int, default=256, help="MiB, a size that must work")
+    parser.add_argument("--replace", action="store_true",
+                        help="drop the saved rows of configurations this run does not measure")
     args = parser.parse_args(argv)
     info = common.machine()
     rows = []
@@ -163,27 +186,30 @@ def main(argv=None):
                "estimate": {"value": recs["estimate"]["recommended"]["crashkernel"],
                             "bytes": recs["estimate"]["recommended"]["reserved_bytes"],
                             "explanation": recs["estimate"]["recommended"]["explanation"]},
-               "kdump_utils_x86_64_bytes": kdump_utils}
+               "kdump_utils_x86_64_bytes": kdump_utils, "measured": info["date"],
+               "bisection": [args.low, args.high]}
         rows.append(row)
         common.say("Debian %s %d MiB: minimum %dM, largest failing %sM (%s)" % (
             release, memory, good, fail, fail_how))
 
+    rows = merge(rows, not args.replace)
+
     def ratio(value, minimum):
         return "%.2f" % (float(value) / minimum) if value else "0 (nothing reserved)"
     lines = ["| configuration | minimum that saves a valid dump | largest that fails, and how |"
-             " distribution default | kdump-utils x86_64 | policy `distro` | policy `estimate` |",
-             "|---|---|---|---|---|---|---|"]
+             " distribution default | kdump-utils x86_64 | policy `distro` | policy `estimate` | measured |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         minimum = row["minimum_mib"] * MIB
-        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s | %s = %s |" % (
+        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s | %s = %s | %s |" % (
             row["release"], row["memory"], row["minimum_mib"],
             "%s MiB: %s" % (row["largest_failing_mib"], row["failure"]) if row["largest_failing_mib"] else "-",
             row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
             row["kdump_utils_x86_64_bytes"] // MIB, ratio(row["kdump_utils_x86_64_bytes"], minimum),
             row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
-            row["estimate"]["value"], ratio(row["estimate"]["bytes"], minimum)))
-    table = ("Ratios are to the measured minimum (8 MiB steps); bisection between %d and %d MiB.\n\n%s\n"
-             % (args.low, args.high, "\n".join(lines)))
+            row["estimate"]["value"], ratio(row["estimate"]["bytes"], minimum), row["measured"]))
+    table = ("Ratios are to the measured minimum (8 MiB steps, bisection with real crashes; every probe of"
+             " each row is in bench/results/reservation.json).\n\n%s\n" % "\n".join(lines))
     common.save("reservation", {"machine": info, "rows": rows}, table)
     print(table)
     return 0
