@@ -109,7 +109,7 @@ def ansible(inventory_path, book, *extra, **kwargs):
     before = os.times()
     start = time.time()
     out = subprocess.run(["ansible-playbook", "-i", inventory_path, book] + list(extra),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                          env=env, check=False)
     seconds = time.time() - start
     after = os.times()
