@@ -52,6 +52,14 @@ SERVICE = {
     "suse": (["systemctl", "start", "kdump.service"], ["systemctl", "stop", "kdump.service"],
              ["systemctl", "restart", "kdump.service"]),
 }
+# The unit that loads the capture kernel at boot, per family.
+BOOT_UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
+# What `systemctl is-enabled` prints for a unit that starts at boot (or is pulled in).
+STARTS_AT_BOOT = ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated", "transient")
+# ... and for one that `systemctl disable` turns off.
+DISABLEABLE = ("enabled", "enabled-runtime")
+
+
 # kexec_file_load: these architectures have it in every kernel the collection supports.
 FILE_LOAD_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "loongarch64")
 
@@ -133,6 +141,28 @@ def kexec_argv(kexec, syscall, kernel, initrd, cmdline, extra=()):
 
 def unload_argv(kexec, syscall):
     return [kexec, "-p", "-u"] + (["-s"] if syscall == "file" else [])
+
+
+def boot_action(wanted, unit, rc, out):
+    """``enable``, ``disable`` or None: what must change so that ``unit`` starts at boot when
+    ``wanted`` is true and does not when it is false, from ``systemctl is-enabled UNIT``'s
+    exit code and output. None for ``wanted`` None. A unit that is not installed or masked
+    cannot be enabled (KexecError)."""
+    if wanted is None:
+        return None
+    lines = (out or "").strip().splitlines()
+    state = lines[0].strip() if lines else ""
+    if wanted:
+        if rc == 0 and state in STARTS_AT_BOOT:
+            return None
+        if state == "masked" or state == "masked-runtime":
+            raise KexecError("%s is masked (systemctl is-enabled: %s): unmask it to load the capture"
+                             " kernel at boot" % (unit, state))
+        if state in ("", "not-found") or (rc != 0 and state not in ("disabled", "linked", "linked-runtime")):
+            raise KexecError("%s cannot be enabled (systemctl is-enabled: %s): is the kdump package"
+                             " installed?" % (unit, state or "no answer"))
+        return "enable"
+    return "disable" if state in DISABLEABLE else None
 
 
 def sha256_file(path):

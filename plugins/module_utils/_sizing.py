@@ -202,6 +202,16 @@ def family_of(facts):
     return None
 
 
+# Ansible's name (the os_family fact) of each family.
+ANSIBLE_OS_FAMILY = {"debian": "Debian", "ubuntu": "Debian", "redhat": "RedHat", "suse": "Suse"}
+
+
+def ansible_os_family(facts):
+    """The os_family fact Ansible would report for this host (``Debian``, ``RedHat``,
+    ``Suse``), or ``""`` for a distribution the collection does not know."""
+    return ANSIBLE_OS_FAMILY.get(family_of(facts), "")
+
+
 def add_to_sizes(value, delta):
     """Add ``delta`` bytes to every size of a plain value (kdump-utils' add-ons)."""
     ck = parse(value)

@@ -127,6 +127,13 @@ host:
     ram_below_4g: {description: The part of System RAM below 4 GiB, type: int, sample: 1073086464}
     distribution: {description: C(ID) from os-release, type: str, sample: debian}
     version: {description: C(VERSION_ID) from os-release, type: str, sample: "12"}
+    os_family:
+      description:
+        - The family as Ansible's C(os_family) fact names it (V(Debian), V(RedHat), V(Suse)), from
+          C(ID) and C(ID_LIKE); empty for a distribution the collection does not know. The kdump
+          role loads its per-distribution variables from it when facts were not gathered.
+      type: str
+      sample: Debian
     kernel_release: {description: Running kernel release, type: str, sample: 6.1.0-27-amd64}
     cpus: {description: Online CPUs, type: int, sample: 2}
     capture_cpus: {description: C(nr_cpus) of the capture kernel command line (1 when not set), type: int, sample: 1}
@@ -228,6 +235,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
 from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
     HostFacts,
     SizingError,
+    ansible_os_family,
     recommend,
 )
 
@@ -297,7 +305,8 @@ def main():
     module.exit_json(
         changed=False,
         host=dict(facts.to_dict(), kernel_path=state["kernel_path"],
-                  initrd_path=state["initrd_path"], memtotal=state["memtotal"]),
+                  initrd_path=state["initrd_path"], memtotal=state["memtotal"],
+                  os_family=ansible_os_family(facts)),
         current=current,
         recommended=recommendation.to_dict(),
         matches=current_ck is not None and current_ck == recommendation.crashkernel,

@@ -86,6 +86,14 @@ options:
     type: str
     choices: [auto, file, load]
     default: auto
+  enabled:
+    description:
+      - Whether the distribution's kdump service (C(kdump-tools.service) on Debian and Ubuntu,
+        C(kdump.service) elsewhere) loads the capture kernel at boot. V(true) enables it,
+        V(false) disables it; unset leaves it as it is. Checked with C(systemctl is-enabled)
+        and changed with C(systemctl enable) or C(disable) (the service is not started or
+        stopped by this option).
+    type: bool
   rebuild:
     description:
       - V(auto) rebuilds the kdump initrd when it is missing or the configuration it is built from
@@ -102,6 +110,10 @@ seealso:
 EXAMPLES = r"""
 - name: Make sure the capture kernel is loaded (rebuilding the initrd if the target changed)
   crashdump.kdump.kexec_crash:
+
+- name: Load it now and at every boot
+  crashdump.kdump.kexec_crash:
+    enabled: true
 
 - name: Reload after kdump_target said so
   crashdump.kdump.kexec_crash:
@@ -121,6 +133,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+enabled:
+  description:
+    - Whether the kdump service starts at boot afterwards (in check mode, whether it would).
+  returned: when O(enabled) is set
+  type: bool
 loaded:
   description: Whether a capture kernel is loaded afterwards (C(/sys/kernel/kexec_crash_loaded)).
   returned: always
@@ -195,11 +212,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import detect_family
 from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+    BOOT_UNIT,
     INITRD_INPUTS,
     SERVICE,
     STATE_FILE,
     Capture,
     KexecError,
+    boot_action,
     capture_cmdline,
     choose_syscall,
     decide,
@@ -249,6 +268,7 @@ def main():
             kexec_args=dict(type="list", elements="str", default=[]),
             syscall=dict(type="str", default="auto", choices=["auto", "file", "load"]),
             rebuild=dict(type="str", default="auto", choices=["auto", "always", "never"]),
+            enabled=dict(type="bool"),
         ),
         supports_check_mode=True,
     )
@@ -315,6 +335,30 @@ def main():
         if problem:
             module.fail_json(msg=problem, **result)
 
+    boot = None
+    if p["enabled"] is not None:
+        unit = BOOT_UNIT[family]
+        systemctl = module.get_bin_path("systemctl")
+        if systemctl is None:
+            module.fail_json(msg="enabled=%s needs systemctl, which is not on this host's PATH"
+                                 % p["enabled"], **result)
+        rc, out, err = module.run_command([systemctl, "is-enabled", unit], environ_update=ENV)
+        try:
+            boot = boot_action(p["enabled"], unit, rc, out or err)
+        except KexecError as exc:
+            module.fail_json(msg=str(exc), **result)
+        if boot:
+            result["changed"] = True
+            if not module.check_mode:
+                boot_run = Runner(module)
+                try:
+                    boot_run([systemctl, boot, unit], "%s %s at boot" % (boot[:-1] + "ing", unit))
+                except KexecError as exc:
+                    result["commands"] = boot_run.commands
+                    module.fail_json(msg=str(exc), **result)
+                result["commands"] = boot_run.commands
+        result["enabled"] = p["enabled"]
+
     if not actions:
         if loaded and stored is None and current is not None and not module.check_mode:
             save_state(module, current)
@@ -326,6 +370,7 @@ def main():
         module.exit_json(**result)
 
     run = Runner(module)
+    run.commands = list(result["commands"])
     load_cmd, unload_cmd, _reload_cmd = SERVICE[family]
     kexec = module.get_bin_path("kexec", required=p["method"] == "direct")
     try:

@@ -74,3 +74,58 @@ def test_service_method_refuses_direct_options(tmp_path):
     rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": args}])
     assert rc != 0
     assert "are for method=direct" in results[0]["msg"]
+
+
+UNIT = "/etc/systemd/system/kdump.service"
+WANTS = "/etc/systemd/system/multi-user.target.wants/kdump.service"
+
+
+@pytest.fixture
+def stand_in_unit():
+    """A kdump.service unit file on this machine (systemctl enables and disables unit files
+    without a running systemd), removed afterwards."""
+    if os.path.exists(UNIT) or os.path.lexists(WANTS) or not os.path.isdir("/etc/systemd/system"):
+        pytest.skip("this machine has a kdump.service of its own")
+    with open(UNIT, "w") as handle:
+        handle.write("[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n"
+                     "[Install]\nWantedBy=multi-user.target\n")
+    yield UNIT
+    for path in (WANTS, UNIT):
+        if os.path.lexists(path):
+            os.unlink(path)
+
+
+@needs_no_reservation
+def test_enabled_turns_the_service_on_and_off_at_boot(tmp_path, stand_in_unit):
+    def run(enabled, check_mode=False):
+        task = {"crashdump.kdump.kexec_crash": {"family": "suse", "state": "unloaded", "enabled": enabled}}
+        if check_mode:
+            task["check_mode"] = True
+        rc, results = play(tmp_path, [task])
+        assert rc == 0, results
+        return results[0]
+
+    result = run(True, check_mode=True)
+    assert result["changed"] is True and result["enabled"] is True
+    assert not os.path.lexists(WANTS)
+    result = run(True)
+    assert result["changed"] is True and result["commands"][0][1:] == ["enable", "kdump.service"]
+    assert os.path.islink(WANTS)
+    result = run(True)
+    assert result["changed"] is False and result["commands"] == []
+    result = run(False)
+    assert result["changed"] is True and result["commands"][0][1:] == ["disable", "kdump.service"]
+    assert not os.path.lexists(WANTS)
+    assert run(False)["changed"] is False
+
+
+def test_enabled_refuses_a_service_that_is_not_installed(tmp_path):
+    if os.path.exists("/etc/systemd/system/kdump-tools.service") or os.path.exists(
+            "/lib/systemd/system/kdump-tools.service"):
+        pytest.skip("kdump-tools is installed here")
+    args = {"family": "debian", "state": "unloaded", "enabled": True}
+    rc, results = play(tmp_path, [{"crashdump.kdump.kexec_crash": args}])
+    assert rc != 0
+    assert results[0]["msg"].startswith("kdump-tools.service cannot be enabled (systemctl is-enabled: ")
+    assert results[0]["msg"].endswith("is the kdump package installed?")
+    assert results[0]["commands"] == []

@@ -15,6 +15,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
     SECURE_BOOT_GUID,
     Capture,
     KexecError,
+    boot_action,
     capture_cmdline,
     choose_syscall,
     decide,
@@ -210,3 +211,29 @@ def test_state_file_and_defaults(tmp_path):
     assert capture.defaults("redhat", "5.14.0-427.el9.x86_64") == (
         "/boot/vmlinuz-5.14.0-427.el9.x86_64", "/boot/initramfs-5.14.0-427.el9.x86_64kdump.img")
     assert capture.defaults("suse", "6.4.0-150600.23-default")[1] == "/boot/initrd-6.4.0-150600.23-default-kdump"
+
+
+@pytest.mark.parametrize("wanted, rc, out, action", [
+    (None, 1, "disabled\n", None),
+    (True, 0, "enabled\n", None),
+    (True, 0, "static\n", None),
+    (True, 0, "enabled-runtime\n", None),
+    (True, 1, "disabled\n", "enable"),
+    (True, 1, "linked\n", "enable"),
+    (False, 0, "enabled\n", "disable"),
+    (False, 0, "static\n", None),
+    (False, 1, "disabled\n", None),
+    (False, 1, "masked\n", None),
+])
+def test_boot_action(wanted, rc, out, action):
+    assert boot_action(wanted, "kdump-tools.service", rc, out) == action
+
+
+@pytest.mark.parametrize("rc, out, pattern", [
+    (1, "masked\n", "kdump.service is masked"),
+    (1, "not-found\n", "kdump.service cannot be enabled .*not-found.*installed"),
+    (1, "", "no answer"),
+])
+def test_boot_action_refuses_what_cannot_be_enabled(rc, out, pattern):
+    with pytest.raises(KexecError, match=pattern):
+        boot_action(True, "kdump.service", rc, out)

@@ -19,6 +19,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
     HostFacts,
     SizingError,
     add_to_sizes,
+    ansible_os_family,
     estimate_parts,
     family_of,
     recommend,
@@ -171,6 +172,15 @@ def test_distro_unknown(kw, message):
 ])
 def test_family_of(dist, like, family):
     assert family_of(HostFacts(distribution=dist, id_like=like)) == family
+
+
+@pytest.mark.parametrize("dist, like, os_family", [
+    ("debian", (), "Debian"), ("ubuntu", ("debian",), "Debian"), ("rhel", (), "RedHat"),
+    ("fedora", (), "RedHat"), ("almalinux", ("rhel", "centos", "fedora"), "RedHat"),
+    ("sles", (), "Suse"), ("opensuse-leap", ("suse", "opensuse"), "Suse"), ("alpine", (), ""),
+])
+def test_ansible_os_family(dist, like, os_family):
+    assert ansible_os_family(HostFacts(distribution=dist, id_like=like)) == os_family
 
 
 def test_add_to_sizes_keeps_ranges_and_offset():
