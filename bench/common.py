@@ -8,6 +8,7 @@ Run a benchmark with ./dev bench NAME (the collection staged, the venv on PATH).
 from __future__ import absolute_import, division, print_function
 
 import datetime
+import importlib
 import importlib.util
 import json
 import os
@@ -29,6 +30,15 @@ _SPEC.loader.exec_module(lab)
 
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
                    re.M)
+
+
+def module_utils(name):
+    """The collection's module_utils NAME (pure Python), imported from the staged collection
+    that ./dev bench prepares."""
+    staged = os.path.join(ROOT, "build", "collections")
+    if staged not in sys.path:
+        sys.path.insert(0, staged)
+    return importlib.import_module("ansible_collections.crashdump.kdump.plugins.module_utils." + name)
 
 
 def say(message):

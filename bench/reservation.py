@@ -9,7 +9,8 @@ policies distro and estimate recommend, each as a ratio to the minimum.
     ./dev bench reservation [--configs 12:1024,12:2048,12:4096,13:2048] [--low 64] [--high 256] [--replace]
 
 Rows of configurations a run does not measure are kept from the last results (with their
-date) unless --replace is given.
+date) unless --replace is given. --table-only measures nothing and writes the table again
+from the saved results (the estimate column follows the estimate's current constants).
 
 A probe: crashkernel=SIZE on the command line, reboot, kdump_info (does the capture kernel
 load?), crash_test (is a valid dump of that crash saved?). A size that does not load or does
@@ -23,6 +24,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 
 import common
@@ -32,12 +34,23 @@ MIB = 1 << 20
 
 def evaluate(value, ram):
     """Bytes ``value`` reserves with ``ram`` bytes of System RAM (the collection's engine)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_crashkernel_bench", os.path.join(
-        common.ROOT, "plugins", "module_utils", "_crashkernel.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.evaluate(value, ram).total
+    return common.module_utils("_crashkernel").evaluate(value, ram).total
+
+
+def estimate_sum(row):
+    """The sum of the estimate's measured parts on that host, in bytes."""
+    if row["estimate"].get("sum_bytes"):
+        return row["estimate"]["sum_bytes"]
+    match = re.search(r"measured sum ([0-9.]+) MiB", row["estimate"]["explanation"])
+    return int(float(match.group(1)) * MIB)
+
+
+def estimate_now(row):
+    """What the estimate policy recommends today for the host the row measured: the current
+    margin, step and floor applied to the sum of the parts the host measured (the rest of the
+    policy is that sum)."""
+    size = common.module_utils("_sizing").estimate_size(estimate_sum(row))
+    return size, "crashkernel=%dM" % (size // MIB)
 
 
 def capture_failure(console_dir, since):
@@ -149,7 +162,11 @@ def main(argv=None):
     parser.add_argument("--high", type=int, default=256, help="MiB, a size that must work")
     parser.add_argument("--replace", action="store_true",
                         help="drop the saved rows of configurations this run does not measure")
+    parser.add_argument("--table-only", action="store_true",
+                        help="measure nothing; write the table again from bench/results/reservation.json")
     args = parser.parse_args(argv)
+    if args.table_only:
+        return table_only()
     info = common.machine()
     rows = []
     for config in args.configs.split(","):
@@ -185,7 +202,8 @@ def main(argv=None):
                           "bytes": recs["distro"]["recommended"]["reserved_bytes"]},
                "estimate": {"value": recs["estimate"]["recommended"]["crashkernel"],
                             "bytes": recs["estimate"]["recommended"]["reserved_bytes"],
-                            "explanation": recs["estimate"]["recommended"]["explanation"]},
+                            "explanation": recs["estimate"]["recommended"]["explanation"],
+                            "sum_bytes": recs["estimate"]["recommended"]["details"]["sum"]},
                "kdump_utils_x86_64_bytes": kdump_utils, "measured": info["date"],
                "bisection": [args.low, args.high]}
         rows.append(row)
@@ -193,24 +211,43 @@ def main(argv=None):
             release, memory, good, fail, fail_how))
 
     rows = merge(rows, not args.replace)
+    table = render(rows)
+    common.save("reservation", {"machine": info, "rows": rows}, table)
+    print(table)
+    return 0
 
+
+def render(rows):
+    """The Markdown table of the rows: each configuration's minimum next to the defaults and
+    the policies, as ratios. The estimate is today's formula on the sum the host measured."""
     def ratio(value, minimum):
         return "%.2f" % (float(value) / minimum) if value else "0 (nothing reserved)"
     lines = ["| configuration | minimum that saves a valid dump | largest that fails, and how |"
-             " distribution default | kdump-utils x86_64 | policy `distro` | policy `estimate` | measured |",
-             "|---|---|---|---|---|---|---|---|"]
+             " distribution default = policy `distro` | kdump-utils x86_64 | policy `estimate` (measured sum) | measured |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         minimum = row["minimum_mib"] * MIB
-        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s | %s = %s | %s |" % (
+        estimate_bytes, estimate_value = estimate_now(row)
+        failure = row["failure"].split(" (")[0] if row["failure"] else ""
+        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s (%.1f MiB) | %s |" % (
             row["release"], row["memory"], row["minimum_mib"],
-            "%s MiB: %s" % (row["largest_failing_mib"], row["failure"]) if row["largest_failing_mib"] else "-",
+            "%s MiB: %s" % (row["largest_failing_mib"], failure) if row["largest_failing_mib"] else "-",
             row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
             row["kdump_utils_x86_64_bytes"] // MIB, ratio(row["kdump_utils_x86_64_bytes"], minimum),
-            row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
-            row["estimate"]["value"], ratio(row["estimate"]["bytes"], minimum), row["measured"]))
-    table = ("Ratios are to the measured minimum (8 MiB steps, bisection with real crashes; every probe of"
-             " each row is in bench/results/reservation.json).\n\n%s\n" % "\n".join(lines))
-    common.save("reservation", {"machine": info, "rows": rows}, table)
+            estimate_value, ratio(estimate_bytes, minimum), estimate_sum(row) / float(MIB), row["measured"]))
+    return ("Ratios are to the measured minimum (8 MiB steps, bisection with real crashes; every probe of"
+            " each row is in bench/results/reservation.json). The estimate column applies today's margin,"
+            " step and floor to the sum of the parts the host measured.\n\n%s\n" % "\n".join(lines))
+
+
+def table_only():
+    """Render the table again from the saved results (after the estimate's constants change)."""
+    with open(os.path.join(common.RESULTS, "reservation.json")) as handle:
+        data = json.load(handle)
+    for row in data["rows"]:
+        row.setdefault("measured", data["machine"]["date"])
+    table = render(data["rows"])
+    common.save("reservation", data, table)
     print(table)
     return 0
 

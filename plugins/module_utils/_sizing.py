@@ -80,10 +80,12 @@ ESTIMATE_LUKS_EXTRA_ARM64 = 50 * MIB
 VMLINUX_FACTOR = {"x86_64": 6, "s390x": 6, "ppc64le": 2, "ppc64": 2}
 VMLINUX_FACTOR_DEFAULT = 4
 # Safety margin on the sum, the floor, and the step the result is rounded up
-# to so that a fleet converges on few distinct values.
-ESTIMATE_MARGIN = 0.25
+# to so that a fleet converges on few distinct values. Tuned with the reservation
+# benchmark (docs/sizing.md): the smallest working reservation was at most 7.5 %
+# above the sum; the margin is twice that.
+ESTIMATE_MARGIN = 0.15
 ESTIMATE_FLOOR = 128 * MIB
-ESTIMATE_STEP = 32 * MIB
+ESTIMATE_STEP = 16 * MIB
 
 # Automatic ,high placement (x86_64 and arm64 only): a reservation goes above
 # 4 GiB when the host has RAM there and the area is 1 GiB or more, or more
@@ -383,11 +385,15 @@ def round_up(value, step):
     return (int(value) + step - 1) // step * step
 
 
+def estimate_size(raw):
+    """The estimate's size from the sum of its parts: the margin, then the step, then the floor."""
+    return max(ESTIMATE_FLOOR, round_up(int(raw * (1 + ESTIMATE_MARGIN)), ESTIMATE_STEP))
+
+
 def policy_estimate(facts, placement="auto"):
     parts = estimate_parts(facts)
     raw = sum(b for _n, b, _note in parts)
-    with_margin = int(raw * (1 + ESTIMATE_MARGIN))
-    size = max(ESTIMATE_FLOOR, round_up(with_margin, ESTIMATE_STEP))
+    size = estimate_size(raw)
     ck = place(size, facts, placement)
     reserved = evaluate(ck, facts.system_ram, facts.arch, facts.kernel_release)
     text = ("estimate: %s (measured sum %s + %d%% margin, rounded up to %s, floor %s)"

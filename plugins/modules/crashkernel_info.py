@@ -37,7 +37,7 @@ options:
         capture CPUs). Debian, Ubuntu, Fedora/RHEL and clones, and SUSE are known.
       - V(estimate) computes a host estimate from the kernel's in-memory size, three times
         the kdump initrd, the loaded modules in it, LUKS keyslot memory, capture CPUs and
-        makedumpfile bitmaps, plus a margin, rounded up to 32M with a 128M floor. See
+        makedumpfile bitmaps, plus 15 %, rounded up to 16M with a 128M floor. See
         C(docs/sizing.md) in the collection for the formula.
       - V(fixed) validates O(value) against this host.
     type: str

@@ -15,6 +15,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel impor
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
     ESTIMATE_FLOOR,
+    ESTIMATE_MARGIN,
     ESTIMATE_STEP,
     HostFacts,
     SizingError,
@@ -193,10 +194,10 @@ def test_add_to_sizes_keeps_ranges_and_offset():
 # --- estimate -------------------------------------------------------------------
 
 def test_estimate_formula_and_rounding():
-    f = facts(kernel_memory=40 * M, initrd_size=7 * M, modules_size=2 * M, capture_cpus=1,
+    f = facts(kernel_memory=80 * M, initrd_size=7 * M, modules_size=2 * M, capture_cpus=1,
               system_ram=1073086464)
     parts = dict((n, b) for n, b, _note in estimate_parts(f))
-    assert parts["kernel"] == 40 * M
+    assert parts["kernel"] == 80 * M
     assert parts["initrd"] == 21 * M
     assert parts["modules"] == 2 * M
     assert parts["runtime"] == 16 * M
@@ -207,9 +208,10 @@ def test_estimate_formula_and_rounding():
     assert rec.details["sum"] == raw
     size = rec.crashkernel.plain.size
     assert size % ESTIMATE_STEP == 0
-    assert size >= raw * 1.25
-    assert size - ESTIMATE_STEP < raw * 1.25
-    assert rec.crashkernel.format() == "crashkernel=128M"
+    assert size >= raw * (1 + ESTIMATE_MARGIN)
+    assert size - ESTIMATE_STEP < raw * (1 + ESTIMATE_MARGIN)
+    # 121 MiB + 15 % = 139.2 MiB, rounded up to 16M.
+    assert rec.crashkernel.format() == "crashkernel=144M"
 
 
 def test_estimate_floor():
