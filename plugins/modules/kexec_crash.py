@@ -335,7 +335,9 @@ def main():
         if problem:
             module.fail_json(msg=problem, **result)
 
-    boot = None
+    # One record of every command run, the boot step's and the load's alike.
+    run = Runner(module)
+    result["commands"] = run.commands
     if p["enabled"] is not None:
         unit = BOOT_UNIT[family]
         systemctl = module.get_bin_path("systemctl")
@@ -350,13 +352,10 @@ def main():
         if boot:
             result["changed"] = True
             if not module.check_mode:
-                boot_run = Runner(module)
                 try:
-                    boot_run([systemctl, boot, unit], "%s %s at boot" % (boot[:-1] + "ing", unit))
+                    run([systemctl, boot, unit], "%s %s at boot" % (boot[:-1] + "ing", unit))
                 except KexecError as exc:
-                    result["commands"] = boot_run.commands
                     module.fail_json(msg=str(exc), **result)
-                result["commands"] = boot_run.commands
         result["enabled"] = p["enabled"]
 
     if not actions:
@@ -369,8 +368,6 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
 
-    run = Runner(module)
-    run.commands = list(result["commands"])
     load_cmd, unload_cmd, _reload_cmd = SERVICE[family]
     kexec = module.get_bin_path("kexec", required=p["method"] == "direct")
     try:
@@ -401,7 +398,6 @@ def main():
                         raise KexecError(problem)
                     run(kexec_argv(kexec, syscall, kernel, initrd, cmdline, p["kexec_args"]),
                         "loading")
-        result["commands"] = run.commands
         result["loaded"] = capture.loaded()
         if "load" in actions and not result["loaded"]:
             raise KexecError("%s reported success but /sys/kernel/kexec_crash_loaded is still 0"
@@ -416,7 +412,6 @@ def main():
         elif os.path.exists(STATE_FILE):
             os.unlink(STATE_FILE)
     except (KexecError, OSError) as exc:
-        result["commands"] = run.commands
         result["loaded"] = capture.loaded()
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
