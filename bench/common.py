@@ -63,7 +63,7 @@ def machine():
 
 
 def ansible_core():
-    out = subprocess.run(["ansible", "--version"], stdout=subprocess.PIPE, universal_newlines=True, check=False)
+    out = subprocess.run(["ansible", "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, universal_newlines=True, check=False)
     match = re.search(r"core ([0-9.]+)", out.stdout)
     return match.group(1) if match else "?"
 

@@ -26,7 +26,8 @@ def play(tmp_path, tasks, *extra):
                ANSIBLE_NOCOLOR="1")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-v",
            "-i", os.path.join(COLLECTION, "tests/integration/inventory.ini"), str(book)]
-    out = subprocess.run(cmd + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    out = subprocess.run(cmd + list(extra), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT,
                          universal_newlines=True, env=env, check=False)
     results = [dict(json.loads(m.group(2)), status=m.group(1))
                for m in RESULT_LINE.finditer(out.stdout)]

@@ -76,7 +76,7 @@ def find_browser():
 def chromium(exe, profile, *args):
     out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                           "--no-first-run", "--user-data-dir=%s" % profile] + list(args),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                          timeout=120, check=False)
     if out.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (exe, out.returncode, out.stderr[-2000:]))

@@ -98,7 +98,10 @@ def log(msg):
 
 
 def run(argv, **kwargs):
+    """Run a command; it reads /dev/null unless given input, never the caller's stdin."""
     log("$ " + " ".join(argv))
+    if "input" not in kwargs:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
     try:
         return subprocess.run(argv, check=True, **kwargs)
     except subprocess.CalledProcessError as exc:
@@ -290,10 +293,22 @@ def probe_kvm(kernel, timeout=30):
     """Boot the kernel under KVM with no disk; KVM works if it prints its banner."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
-    argv = ["qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-display", "none",
+    return probe_boot(kernel, "kvm", timeout)
+
+
+def probe_boot(kernel, accel, timeout=30):
+    """Boot the kernel with no disk under ACCEL; True if it printed its banner in time.
+
+    QEMU's stdio chardev sets O_NONBLOCK on the open file it is given as stdin and leaves
+    it set when QEMU is killed; every ansible-playbook started later from the same
+    terminal or pipe would then refuse to run ("Non-blocking file handles detected").
+    So QEMU reads /dev/null here, never the caller's stdin.
+    """
+    argv = ["qemu-system-x86_64", "-accel", accel, "-m", "256", "-display", "none",
             "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", kernel,
             "-append", "console=ttyS0 panic=-1"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
     seen = b""
     deadline = time.time() + timeout
     try:
@@ -442,7 +457,7 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
         "-daemonize"]
     with open(os.path.join(directory, "qemu.err"), "a") as err:
         log("$ " + " ".join(argv))
-        if subprocess.call(argv, stderr=err, stdout=err) != 0:
+        if subprocess.call(argv, stdin=subprocess.DEVNULL, stderr=err, stdout=err) != 0:
             stop(name)
             raise LabError("QEMU did not start; see %s" % os.path.join(directory, "qemu.err"))
     vm = {

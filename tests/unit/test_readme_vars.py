@@ -22,6 +22,24 @@ def test_the_readme_tables_are_up_to_date():
     assert readme_vars.render(text) == text, "run python3 hacking/readme_vars.py"
 
 
+def test_each_role_has_a_readme_with_its_tables():
+    # The Galaxy importer refuses a collection whose roles have no README.
+    for role, blocks in (("kdump", ["kdump", "kdump:ssh_key"]), ("dump_server", ["dump_server"])):
+        path = os.path.join(ROOT, "roles", role, "README.md")
+        with open(path) as handle:
+            text = handle.read()
+        for block in blocks:
+            assert "<!-- role-variables: %s -->" % block in text, path
+        assert readme_vars.render(text) == text, "run python3 hacking/readme_vars.py"
+        assert "## Example" in text and "## Entry points" in text
+
+
+def test_dict_keys_are_rows_of_their_own():
+    table = readme_vars.table("kdump")
+    assert "| `kdump_target.type` | str |" in table and "`ssh`" in table
+    assert "| `dump_server_ssh_clients[].public_key` | str | - |" in readme_vars.table("dump_server")
+
+
 def test_every_variable_of_each_role_is_in_its_table():
     with open(os.path.join(ROOT, "README.md")) as handle:
         text = handle.read()

@@ -37,7 +37,7 @@ def expression():
 def choose(policy, current, current_bytes, recommended, recommended_bytes, shrink=False):
     variables = {
         "kdump_crashkernel_policy": policy, "kdump_crashkernel_shrink": shrink,
-        "kdump_sizing": {
+        "__kdump_sizing": {
             "current": {"value": current, "requested_bytes": current_bytes},
             "recommended": {"value": recommended, "reserved_bytes": recommended_bytes}}}
     return str(Templar(loader=DataLoader(), variables=variables).template(expression())).strip()
