@@ -67,7 +67,7 @@ def _rows(name, option):
 
 
 def table(role):
-    role, _, entry = role.partition(":")
+    role, _colon, entry = role.partition(":")
     with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
         spec = yaml.safe_load(handle)["argument_specs"][entry or "main"].get("options", {})
     lines = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]

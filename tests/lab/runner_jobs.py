@@ -78,8 +78,8 @@ def prepare(data_dir, tarball, lab_state, report_dir):
         "report_dir": report_dir, "report_verify_json": os.path.join(report_dir, "verify.json"),
     }, indent=1) + "\n")
     # No pexpect prompts to answer, no idle timeout; a crash test waits for the host itself.
-    write(os.path.join(data_dir, "env", "settings"), json.dumps({"idle_timeout": 0, "job_timeout": 3600,
-                                                                   "suppress_ansible_output": True}) + "\n")
+    settings = {"idle_timeout": 0, "job_timeout": 3600, "suppress_ansible_output": True}
+    write(os.path.join(data_dir, "env", "settings"), json.dumps(settings) + "\n")
 
 
 def job(data_dir, name):
@@ -112,7 +112,7 @@ def job(data_dir, name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--jobs", default="site,verify,report")
     parser.add_argument("--data-dir", default=os.path.join(PROJECT, "build", "runner"))
     parser.add_argument("--tarball")
