@@ -19,10 +19,12 @@ __metaclass__ = type
 
 import re
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Matched with fullmatch: "$" alone would also match before a final newline.
+_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 # Characters a value may not hold: they would break a command line, a
-# double-quoted shell assignment in /etc/default/grub, or a BLS options line.
-_BAD_VALUE = re.compile(r"[\s\"'`$\\;&|<>(){}]")
+# double-quoted shell assignment in /etc/default/grub, or a BLS options line;
+# control characters too (sh drops a NUL without a word, ESC reaches terminals).
+_BAD_VALUE = re.compile(r"[\s\"'`$\\;&|<>(){}\x00-\x1f\x7f]")
 
 
 class CmdlineError(ValueError):
@@ -84,7 +86,7 @@ def validate_args(args):
     checked = []
     for name, value in args.items():
         name = str(name)
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise CmdlineError("argument name %r: expected letters, digits, '_', '-' or '.',"
                                " with no spaces, quotes or '='" % name)
         values = value if isinstance(value, (list, tuple)) else [value]
@@ -102,7 +104,8 @@ def validate_args(args):
                 raise CmdlineError(
                     "argument %s: value %r would break the kernel command line or the shell"
                     " quoting of the boot loader configuration; expected a non-empty value"
-                    " without spaces, quotes, '$', '`', '\\' or shell operators" % (name, item))
+                    " without spaces, quotes, '$', '`', '\\', control characters or shell operators"
+                    % (name, item))
             clean.append(item)
         checked.append((name, clean))
     return checked

@@ -610,6 +610,38 @@ def _plan_suse(target, files, facts, compression):
 _PLANNERS = {"debian": _plan_debian, "redhat": _plan_redhat, "suse": _plan_suse}
 
 
+# Directories that are never a dump directory: the module makes its dump directory root's
+# with mode 0700 (dump_dir_mode), which on these would break the system or expose it.
+# "/" and "/var" themselves; the others with everything below them.
+SYSTEM_DIRS = ("/", "/var")
+SYSTEM_TREES = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                "/sys", "/dev", "/run")
+
+
+def system_dir(path):
+    """The system directory that ``path`` is or lies in (after normalisation), or None."""
+    if not path:
+        return None
+    norm = posixpath.normpath("/" + path.lstrip("/"))
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
+    if norm in SYSTEM_DIRS:
+        return norm
+    top = "/" + norm.split("/")[1]
+    if top in SYSTEM_TREES:
+        return top
+    return None
+
+
+def check_dump_dir(path, what="dump directory"):
+    """Refuse a system directory as a dump directory, naming it."""
+    found = system_dir(path)
+    if found:
+        raise TargetError("%s %s: %s is a system directory (%s, and %s with what is below them), not a"
+                          " place for crash dumps; give a directory of its own, such as /var/crash"
+                          % (what, path, found, ", ".join(SYSTEM_DIRS), ", ".join(SYSTEM_TREES)))
+
+
 def plan(family, target, files, facts, installed=True):
     """The changes that make ``files`` (path -> text or None) describe ``target``.
 
@@ -633,6 +665,10 @@ def plan(family, target, files, facts, installed=True):
         raise TargetError(str(exc))
     result.compression = compression
     result.location = target.location(result.mountpoint)
+    # The directory this host makes root's and 0700, and an SSH server's directory.
+    check_dump_dir(result.local_dir)
+    if target.type == "ssh":
+        check_dump_dir(target.path, "path (on the dump server)")
     return result
 
 

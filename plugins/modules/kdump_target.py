@@ -320,6 +320,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target impo
     SHELL_FILES,
     Target,
     TargetError,
+    check_dump_dir,
     detect_family,
     expected_dump_bytes,
     known_hosts_name,
@@ -457,6 +458,13 @@ def main():
         change = plan(family, target, files, facts, installed=p["state"] == "present")
     except TargetError as exc:
         module.fail_json(msg=str(exc), family=family)
+    # The directory as it is on this host: a symbolic link must not lead the chmod elsewhere.
+    if change.local_dir and os.path.lexists(change.local_dir):
+        try:
+            check_dump_dir(os.path.realpath(change.local_dir),
+                           "dump directory %s (resolved)" % change.local_dir)
+        except TargetError as exc:
+            module.fail_json(msg=str(exc), family=family)
 
     if p["required_space"]:
         try:

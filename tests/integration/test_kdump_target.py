@@ -40,6 +40,25 @@ def test_local_preflight_measures_the_real_filesystem(tmp_path):
     assert not directory.exists()
 
 
+@pytest.mark.parametrize("path", ["/etc", "/var/crash/../../usr"])
+def test_a_system_directory_is_refused_before_any_check(tmp_path, path):
+    rc, results = play(tmp_path, [task(state="checked", family="debian", path=path)])
+    assert rc != 0 and results[0]["status"] == "fatal"
+    assert "is a system directory" in results[0]["msg"]
+
+
+def test_a_link_to_a_system_directory_is_refused(tmp_path):
+    # The module makes the dump directory root's and 0700: through a link that would be /etc.
+    link = tmp_path / "dumps"
+    link.symlink_to("/etc")
+    before = os.stat("/etc")
+    rc, results = play(tmp_path, [task(state="checked", family="debian", path=str(link))])
+    assert rc != 0 and results[0]["status"] == "fatal"
+    assert "dump directory %s (resolved) /etc: /etc is a system directory" % link in results[0]["msg"]
+    after = os.stat("/etc")
+    assert (after.st_mode, after.st_uid) == (before.st_mode, before.st_uid)
+
+
 def test_the_family_is_read_from_os_release(tmp_path):
     rc, results = play(tmp_path, [task(state="checked", path=str(tmp_path))])
     assert rc == 0, results

@@ -79,6 +79,12 @@ def test_apply_is_idempotent():
     ({"crashkernel": "`id`"}, "would break"),
     ({"crashkernel": ""}, "non-empty value"),
     ({"crashkernel": []}, "empty list"),
+    # "$" of a plain match is true before a final newline; control characters in values.
+    ({"crashkernel\n": "1G"}, "no spaces"),
+    ({"crashkernel": "1G\n"}, "would break"),
+    ({"crashkernel": "1G\x00"}, "control characters"),
+    ({"crashkernel": "1G\x1b[2J"}, "control characters"),
+    ({"crashkernel": "1G\x7f"}, "would break"),
 ])
 def test_bad_args(args, message):
     with pytest.raises(CmdlineError, match=message.replace("(", r"\(").replace("$", r"\$")):

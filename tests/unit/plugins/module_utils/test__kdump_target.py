@@ -24,6 +24,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target impo
     SUSE_SYSCONFIG,
     Target,
     TargetError,
+    check_dump_dir,
     choose_compression,
     expected_dump_bytes,
     fstab_mount,
@@ -206,6 +207,41 @@ def test_any_path_is_either_refused_or_safe(path):
         return
     assert target.path.startswith("/")
     assert not set(target.path) & set(" \t\n'\"$`\\;&|<>(){}*?[]!#~")
+
+
+@pytest.mark.parametrize("path, found", [
+    ("/", "/"), ("/etc", "/etc"), ("/var/crash/../../etc", "/etc"), ("/var/crash/..", "/var"),
+    ("//etc//", "/etc"), ("/etc/kdump", "/etc"), ("/usr/local/crash", "/usr"), ("/boot", "/boot"),
+    ("/bin", "/bin"), ("/sbin", "/sbin"), ("/lib", "/lib"), ("/lib64", "/lib64"), ("/libx32/x", "/libx32"),
+    ("/proc/self", "/proc"), ("/sys", "/sys"), ("/dev/shm", "/dev"), ("/run/kdump", "/run"),
+    ("/var", "/var"), ("/var/.", "/var"), ("/./", "/"),
+])
+@pytest.mark.parametrize("family", ["debian", "redhat", "suse"])
+def test_system_directories_are_refused_as_dump_directories(family, path, found):
+    with pytest.raises(TargetError, match="%s is a system directory" % found):
+        plan(family, Target(type="local", path=path), files_for(family), FACTS)
+    with pytest.raises(TargetError, match="system directory"):
+        check_dump_dir(path)
+
+
+@pytest.mark.parametrize("path", ["/var/crash", "/var/crash/kdump", "/srv/kdump", "/crash", "/library",
+                                  "/data/var", "/home/dumps", "/var/lib/kdump"])
+def test_ordinary_directories_are_dump_directories(path):
+    check_dump_dir(path)
+    plan("debian", Target(type="local", path=path), files_for("debian"), FACTS)
+
+
+def test_an_ssh_server_directory_is_checked_too():
+    with pytest.raises(TargetError, match="path \\(on the dump server\\) /etc: /etc is a system directory"):
+        plan("redhat", make("redhat", "ssh", path="/etc"), files_for("redhat"), FACTS)
+
+
+def test_an_fs_target_at_the_root_of_the_root_filesystem_is_refused():
+    # LABEL=root mounted on /, path / : the dump directory would be / itself.
+    facts = dict(FACTS, fstab="LABEL=root / ext4 defaults 0 1\n")
+    with pytest.raises(TargetError, match="/ is a system directory"):
+        plan("debian", Target(type="fs", device="LABEL=root", path="/", fstype="ext4"),
+             files_for("debian"), facts)
 
 
 @pytest.mark.parametrize("options,pattern", [
