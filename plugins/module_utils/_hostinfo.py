@@ -26,6 +26,8 @@ import re
 import struct
 import time
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._files import open_regular
+
 FOUR_GIB = 4 << 30
 GZIP_MAGIC = b"\x1f\x8b"
 # The decompressed arm64 Image header is in the first 64 bytes; never
@@ -263,8 +265,8 @@ class HostReader(object):
             self.notes.append("no kernel image found for %s in /boot" % release)
             return None, None, None
         try:
-            size = os.path.getsize(path)
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
+                size = os.fstat(handle.fileno()).st_size
                 head = handle.read(1 << 20)
         except (IOError, OSError) as exc:
             raise HostInfoError("cannot read kernel image %s: %s" % (path, exc))

@@ -33,6 +33,8 @@ import os
 import re
 import struct
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._files import open_regular
+
 KDUMP_SIGNATURES = (b"KDUMP   ", b"DISKDUMP")
 FLAT_SIGNATURE = b"makedumpfile"
 FLAT_HEADER_SIZE = 4096
@@ -49,6 +51,13 @@ ELF_MAGIC = b"\x7fELF"
 DUMP_NAME = re.compile(r"^(dump\..*|dump-incomplete.*|vmcore(\.flat)?|vmcore-incomplete|vmcore\.\d+)$")
 PT_LOAD = 1
 PT_NOTE = 4
+# Bounds on what a file a client wrote can make this code hold or read: a chunk of a bitmap
+# in memory at once, the program header table of an ELF core, a saved kernel log (the
+# kernel's own ring buffer is at most 32 MiB, CONFIG_LOG_BUF_SHIFT=25) and one line of it.
+CHUNK = 1 << 20
+ELF_TABLE_LIMIT = 16 << 20
+LOG_LIMIT = 32 << 20
+LINE_LIMIT = 64 << 10
 
 
 class DumpError(Exception):
@@ -63,6 +72,7 @@ class PlainSource(object):
     def __init__(self, handle, size):
         self.handle = handle
         self.size = size
+        self.data_bytes = size
 
     def read_at(self, offset, length):
         if offset < 0 or offset + length > self.size:
@@ -106,6 +116,8 @@ class FlatSource(object):
             self.records.append((offset, size, position + 16))
             position += 16 + size
         self.size = max([offset + size for offset, size, _pos in self.records] or [0])
+        # What the file really holds of the dump: a record may claim a far offset, not more data.
+        self.data_bytes = sum(size for _offset, size, _pos in self.records)
 
     def read_at(self, offset, length):
         if offset < 0 or offset + length > self.size:
@@ -163,6 +175,14 @@ def _popcount(data):
     return bin(int.from_bytes(data, "little")).count("1") if data else 0
 
 
+def _popcount_at(source, offset, length):
+    """The bits set in ``length`` bytes at ``offset``, read a chunk at a time."""
+    count = 0
+    for start in range(0, length, CHUNK):
+        count += _popcount(source.read_at(offset + start, min(CHUNK, length - start)))
+    return count
+
+
 def _read_kdump(source, header, out, reasons, check_pages):
     block = header["page_size"]
     if block <= 0 or block & (block - 1) or header["sub_hdr_size"] <= 0 or header["bitmap_blocks"] <= 0:
@@ -179,8 +199,10 @@ def _read_kdump(source, header, out, reasons, check_pages):
     if not check_pages:
         return
     bitmap_bytes = header["bitmap_blocks"] * block // 2
-    bitmap2 = source.read_at((1 + header["sub_hdr_size"]) * block + bitmap_bytes, bitmap_bytes)
-    pages = _popcount(bitmap2)
+    if 2 * bitmap_bytes > source.data_bytes:
+        raise DumpError("the header claims bitmaps of %d bytes, more than the %d bytes of dump the"
+                        " file holds" % (2 * bitmap_bytes, source.data_bytes))
+    pages = _popcount_at(source, (1 + header["sub_hdr_size"]) * block + bitmap_bytes, bitmap_bytes)
     out["pages"] = pages
     if pages == 0:
         reasons.append("the dump holds no pages")
@@ -207,6 +229,9 @@ def _read_elf(handle, size, out, reasons):
     phentsize, phnum = struct.unpack_from("<HH", ident, 54)
     if phentsize < 56 or phnum == 0 or phoff + phentsize * phnum > size:
         raise DumpError("the ELF program headers are corrupt or truncated")
+    if phentsize * phnum > ELF_TABLE_LIMIT:
+        raise DumpError("the ELF program header table claims %d bytes (%d entries), more than the"
+                        " %d this reader takes" % (phentsize * phnum, phnum, ELF_TABLE_LIMIT))
     handle.seek(phoff)
     table = handle.read(phentsize * phnum)
     end = 0
@@ -255,8 +280,8 @@ def inspect(path, expected_kernel=None, check_pages=True):
            "flattened": False, "pages": None, "vmcoreinfo": {}, "valid": False, "reasons": []}
     reasons = out["reasons"]
     try:
-        out["size"] = size = os.path.getsize(path)
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
+            out["size"] = size = os.fstat(handle.fileno()).st_size
             head = handle.read(FLAT_HEADER_SIZE)
             if head[:len(FLAT_SIGNATURE)] == FLAT_SIGNATURE:
                 out["flattened"] = True
@@ -323,9 +348,8 @@ def crash_lines(path):
     last "Kernel panic" line (or None)."""
     sysrq, panic = False, None
     try:
-        with open(path, "rb") as handle:
-            for raw in handle:
-                line = raw.decode("utf-8", "replace").rstrip()
+        with open_regular(path) as handle:
+            for line in _bounded_lines(handle):
                 if any(marker in line for marker in SYSRQ_MARKERS):
                     sysrq = True
                 if "Kernel panic - not syncing" in line:
@@ -335,10 +359,28 @@ def crash_lines(path):
     return sysrq, panic
 
 
+def _bounded_lines(handle, limit=LOG_LIMIT, line_limit=LINE_LIMIT):
+    """The lines of the first ``limit`` bytes, each cut at ``line_limit`` bytes (the rest of
+    an overlong line is skipped a chunk at a time, never held)."""
+    left = limit
+    while left > 0:
+        raw = handle.readline(min(line_limit, left))
+        if not raw:
+            return
+        left -= len(raw)
+        if not raw.endswith(b"\n") and len(raw) == line_limit:
+            while left > 0:
+                rest = handle.readline(min(line_limit, left))
+                left -= len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield raw.decode("utf-8", "replace").rstrip()
+
+
 def tail(path, lines=20):
     """The last ``lines`` lines of a text file (a dmesg saved beside a dump), or None."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - 64 * 1024))

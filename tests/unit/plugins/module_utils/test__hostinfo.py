@@ -321,3 +321,13 @@ def test_explicit_initrd_must_exist(tmp_path):
     reader = HostReader(str(root))
     with pytest.raises(HostInfoError, match="initrd /nonexistent does not exist"):
         reader.gather(uname=(REL, "x86_64"), initrd_path="/nonexistent")
+
+
+def test_a_fifo_as_kernel_path_is_refused_without_blocking(tmp_path):
+    import time
+    fifo = str(tmp_path / "vmlinuz")
+    os.mkfifo(fifo)
+    start = time.time()
+    with pytest.raises(HostInfoError, match="cannot read kernel image .*: .* is a FIFO, not a regular file"):
+        HostReader().kernel("6.1.0-50-amd64", kernel_path=fifo)
+    assert time.time() - start < 2

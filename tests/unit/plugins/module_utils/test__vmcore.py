@@ -254,3 +254,95 @@ def test_crash_lines(tmp_path):
     path.write_text("[1.0] Kernel panic - not syncing: Out of memory\n")
     assert crash_lines(str(path)) == (False, "[1.0] Kernel panic - not syncing: Out of memory")
     assert crash_lines(str(tmp_path / "none")) == (False, None)
+
+
+# --- hostile files: memory and time bounded by what the file really holds -----------------
+
+def _peak(function, *args):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        result = function(*args)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_small_flattened_file_claiming_a_huge_bitmap_is_refused_cheaply(tmp_path):
+    # 8 KiB on disk; the header claims 8192 bitmap blocks (32 MiB of bitmaps) and one record
+    # claims data at a far offset, so that the dump's logical size covers the bitmaps.
+    header = bytearray(disk_dump_header(bitmap_blocks=8192))
+    dump = bytes(header) + bytes(BLOCK)
+    flat = bytearray(flatten(dump, end=False))
+    flat += struct.pack(">qq", 1 << 40, 1) + b"x" + struct.pack(">qq", -1, -1)
+    path = write(tmp_path, bytes(flat))
+    info, peak = _peak(inspect, path)
+    assert not info["valid"]
+    assert any("more than the" in reason and "bytes of dump the file holds" in reason
+               for reason in info["reasons"]), info["reasons"]
+    assert peak < 2 << 20, "inspect held %d bytes for an %d-byte file" % (peak, len(flat))
+
+
+def test_a_plain_file_claiming_a_bitmap_beyond_its_end_is_truncated(tmp_path):
+    path = write(tmp_path, disk_dump_header(bitmap_blocks=1 << 20) + bytes(BLOCK))
+    info, peak = _peak(inspect, path)
+    assert not info["valid"] and "more than the" in "; ".join(info["reasons"])
+    assert peak < 2 << 20
+
+
+def test_a_large_real_bitmap_is_counted_a_chunk_at_a_time(tmp_path):
+    # A plain dump whose bitmaps are 8 MiB: counted without holding them.
+    blocks = 2048
+    header = disk_dump_header(bitmap_blocks=blocks)
+    sub = bytes(BLOCK)
+    path = tmp_path / "dump.big"
+    with open(str(path), "wb") as handle:
+        handle.write(header + sub)
+        handle.truncate(2 * BLOCK + blocks * BLOCK + BLOCK)
+    info, peak = _peak(inspect, str(path))
+    assert info["reasons"] == ["the dump holds no pages"]
+    assert peak < 4 << 20
+
+
+def test_a_log_without_newlines_is_read_in_bounded_lines(tmp_path):
+    path = tmp_path / "dmesg.202612011200"
+    with open(str(path), "wb") as handle:
+        handle.write(b"Kernel panic - not syncing: sysrq triggered crash\n")
+        handle.write(b"A" * (48 << 20))           # 48 MiB, no newline
+        handle.write(b"\nsysrq: Trigger a crash\n")  # beyond the 32 MiB a log can hold
+    (sysrq, panic), peak = _peak(crash_lines, str(path))
+    assert panic == "Kernel panic - not syncing: sysrq triggered crash"
+    assert sysrq is False
+    assert peak < 2 << 20, peak
+
+
+@pytest.mark.parametrize("reader", [inspect, crash_lines, tail])
+def test_a_fifo_is_refused_without_blocking(tmp_path, reader):
+    import os
+    import time
+    fifo = str(tmp_path / "dmesg.fifo")
+    os.mkfifo(fifo)
+    start = time.time()
+    result = reader(fifo)
+    assert time.time() - start < 2
+    if reader is inspect:
+        assert not result["valid"]
+        assert "is a FIFO, not a regular file" in "; ".join(result["reasons"])
+    elif reader is crash_lines:
+        assert result == (False, None)
+    else:
+        assert result is None
+
+
+def test_a_device_is_refused(tmp_path):
+    info = inspect("/dev/zero")
+    assert not info["valid"] and "is a device, not a regular file" in "; ".join(info["reasons"])
+
+
+def test_an_elf_core_claiming_a_huge_program_header_table_is_refused(tmp_path):
+    core = bytearray(elf_core())
+    struct.pack_into("<HH", core, 54, 65535, 300)   # 19 MiB of program headers
+    core += bytes(65535 * 300)
+    path = write(tmp_path, bytes(core))
+    info = inspect(path)
+    assert not info["valid"] and "program header table claims" in "; ".join(info["reasons"])
