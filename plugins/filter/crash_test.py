@@ -12,6 +12,7 @@ import datetime
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
 UTC = datetime.timezone.utc
 
@@ -26,6 +27,7 @@ def tested_at(epoch):
         return None
 
 
+@guarded("crash_test_row", "[host, the result of crashdump.kdump.crash_test (a dict)]")
 def crash_test_row(pair):
     """``[host, crash_test result]`` -> one row of the fleet report."""
     try:

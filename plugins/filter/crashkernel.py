@@ -18,6 +18,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel impor
     parse,
     parse_size,
 )
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
 
 def _text(value, name):
@@ -27,6 +28,7 @@ def _text(value, name):
     return to_text(value)
 
 
+@guarded("crashkernel_parse", "a crashkernel= value or a kernel command line (a string)")
 def crashkernel_parse(value):
     """'crashkernel=...' (or a whole command line) -> structured dict."""
     try:
@@ -35,6 +37,8 @@ def crashkernel_parse(value):
         raise AnsibleFilterError("crashkernel_parse: %s" % exc)
 
 
+@guarded("crashkernel_size", "a crashkernel= value (a string, or the dict crashkernel_parse returns), then"
+         " system_ram in bytes (an integer or a size such as '8G'), an architecture and a kernel release")
 def crashkernel_size(value, system_ram, arch="x86_64", kernel_release=None):
     """Bytes the kernel reserves for a crashkernel value on a host with system_ram bytes."""
     if isinstance(system_ram, bool):
@@ -53,6 +57,7 @@ def crashkernel_size(value, system_ram, arch="x86_64", kernel_release=None):
         raise AnsibleFilterError("crashkernel_size: %s" % exc)
 
 
+@guarded("crashkernel_format", "the dict crashkernel_parse returns, or a crashkernel= value (a string)")
 def crashkernel_format(value, prefix=True):
     """Structured dict (as crashkernel_parse returns) -> 'crashkernel=...' words."""
     try:

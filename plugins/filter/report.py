@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
+from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
 try:
     import jmespath as _jmespath
@@ -30,6 +31,7 @@ def plain(data):
     return data
 
 
+@guarded("crashdump.kdump.jmespath", "data, then a JMESPath query (a string)")
 def jmespath_query(data, expression):
     """Evaluate a JMESPath ``expression`` on ``data``."""
     if _jmespath is None:
@@ -66,6 +68,8 @@ def _bytes(value):
         return 0
 
 
+@guarded("kdump_report_row", "a dict with host, info (a kdump_info result, a dict), facts (a dict) and"
+         " crash_test (a crash_test_row or null)")
 def kdump_report_row(entry):
     """``{host, info (kdump_info), facts (setup), crash_test (a crash_test_row or None)}`` ->
     one host of the fleet readiness report."""

@@ -68,6 +68,10 @@ def _fail(text, problem):
         "crashkernel value '%s': %s; %s" % (text, problem, _EXPECTED))
 
 
+# The most digits of a number below 2**64 in each base (with leading zeros allowed a little).
+_MAX_DIGITS = {10: 24, 8: 26, 16: 20}
+
+
 def memparse(text, pos=0):
     """Read one number the way the kernel's memparse() does.
 
@@ -90,10 +94,15 @@ def memparse(text, pos=0):
         pos += 1
     if pos == first:
         return 0, start
+    if pos - first > _MAX_DIGITS[base]:
+        raise CrashkernelError("the number %s... has %d digits; a size is at most 64 bits (the"
+                               " kernel reads it as an unsigned long long)" % (text[start:start + 20], pos - first))
     value = int(text[first:pos], base)
     if pos < n and text[pos].lower() in _SHIFT:
         value <<= _SHIFT[text[pos].lower()]
         pos += 1
+    if value >= 1 << 64:
+        raise CrashkernelError("%s is more than 64 bits; a size is at most 16E" % text[start:pos])
     return value, pos
 
 
@@ -407,8 +416,14 @@ def from_dict(data):
         if isinstance(value, int):
             if value < 0:
                 raise CrashkernelError("%s must not be negative, got %r" % (key, value))
+            if value >= 1 << 64:
+                raise CrashkernelError("%s must be below 2**64 bytes, got a number of %d bits"
+                                       % (key, value.bit_length()))
             return value
-        return parse_size(str(value), key)
+        if not isinstance(value, str):
+            raise CrashkernelError("%s must be a size such as '256M' or a number of bytes, got %s"
+                                   % (key, type(value).__name__))
+        return parse_size(value, key)
 
     plain = None
     ranges = data.get("ranges") or []
