@@ -223,6 +223,7 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
     CrashkernelError,
     evaluate,
@@ -284,6 +285,7 @@ def main():
         required_if=[("policy", "fixed", ["value"])],
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     params = module.params
     run_env = {"LC_ALL": "C", "LANG": "C"}
 

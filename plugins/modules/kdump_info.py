@@ -246,6 +246,7 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
@@ -260,6 +261,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     p = module.params
 
     def run(argv):

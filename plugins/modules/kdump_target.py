@@ -308,6 +308,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
 from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
     CrashkernelError,
@@ -431,6 +432,7 @@ def main():
         ],
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     p = module.params
     dir_mode = parse_mode(module, p["dump_dir_mode"])
     family = p["family"]

@@ -185,6 +185,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
 from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     CmdlineError,
@@ -217,6 +218,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     p = module.params
 
     def read_only(argv):

@@ -210,6 +210,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import detect_family
 from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
     BOOT_UNIT,
@@ -272,6 +273,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     p = module.params
     capture = Capture("/")
     family = p["family"]

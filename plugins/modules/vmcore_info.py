@@ -173,6 +173,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
 from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
     crash_lines,
     dmesg_beside,
@@ -194,6 +195,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    refuse_nul_bytes(module)
     p = module.params
     if not os.path.exists(p["path"]):
         if p["allow_missing"]:
