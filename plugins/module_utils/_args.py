@@ -19,8 +19,10 @@ def nul_bytes(params, prefix=""):
     fail on it with an error of their own ("embedded null byte")."""
     found = []
     for name, value in sorted((params or {}).items()):
-        where = prefix + str(name)
-        if isinstance(value, str):
+        where = prefix + str(name).replace("\x00", "\\0")
+        if "\x00" in str(name):
+            found.append(where)
+        elif isinstance(value, str):
             if "\x00" in value:
                 found.append(where)
         elif isinstance(value, (list, tuple)):

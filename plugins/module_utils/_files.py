@@ -22,16 +22,22 @@ def open_regular(path):
     Opened non-blocking first, so that a FIFO without a writer, or a device, is refused at
     once instead of hanging the read; IOError names what the path is instead.
     """
+    # Refused before opening where the path says so (opening a device can have effects of its
+    # own); checked again on the open file, which is what is read.
+    _refuse_unless_regular(path, os.stat(path).st_mode)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
-                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                    else "a socket" if stat.S_ISSOCK(mode) else "not a file")
-            raise IOError("%s is %s, not a regular file" % (path, kind))
+        _refuse_unless_regular(path, os.fstat(fd).st_mode)
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    return os.fdopen(fd, "rb")
+
+
+def _refuse_unless_regular(path, mode):
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+        raise IOError("%s is %s, not a regular file" % (path, kind))

@@ -612,8 +612,10 @@ _PLANNERS = {"debian": _plan_debian, "redhat": _plan_redhat, "suse": _plan_suse}
 
 # Directories that are never a dump directory: the module makes its dump directory root's
 # with mode 0700 (dump_dir_mode), which on these would break the system or expose it.
-# "/" and "/var" themselves; the others with everything below them.
-SYSTEM_DIRS = ("/", "/var")
+# These themselves (the dump directory may lie below them); the trees with everything below them.
+SYSTEM_DIRS = ("/", "/var", "/home", "/root", "/opt", "/srv", "/mnt", "/media", "/tmp", "/var/lib",
+               "/var/log", "/var/spool", "/var/cache", "/var/tmp", "/var/mail", "/var/opt", "/var/home",
+               "/var/www", "/var/backups", "/var/local")
 SYSTEM_TREES = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
                 "/sys", "/dev", "/run")
 

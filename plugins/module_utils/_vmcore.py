@@ -52,8 +52,9 @@ DUMP_NAME = re.compile(r"^(dump\..*|dump-incomplete.*|vmcore(\.flat)?|vmcore-inc
 PT_LOAD = 1
 PT_NOTE = 4
 # Bounds on what a file a client wrote can make this code hold or read: a chunk of a bitmap
-# in memory at once, the program header table of an ELF core, a saved kernel log (the
-# kernel's own ring buffer is at most 32 MiB, CONFIG_LOG_BUF_SHIFT=25) and one line of it.
+# in memory at once, the program header table of an ELF core, the end of a saved kernel log
+# that is read (32 MiB: CONFIG_LOG_BUF_SHIFT's largest buffer; log_buf_len= can set more,
+# and then only its last 32 MiB, where a crash is, are read) and one line of it.
 CHUNK = 1 << 20
 ELF_TABLE_LIMIT = 16 << 20
 LOG_LIMIT = 32 << 20
@@ -119,6 +120,15 @@ class FlatSource(object):
         # What the file really holds of the dump: a record may claim a far offset, not more data.
         self.data_bytes = sum(size for _offset, size, _pos in self.records)
 
+    def restricted(self, offset, length):
+        """The same source with only the records that overlap ``offset``..``offset+length``
+        (in their order), so that many reads in that range do not each walk every record."""
+        view = FlatSource.__new__(FlatSource)
+        view.handle, view.size, view.ended, view.truncated = self.handle, self.size, self.ended, self.truncated
+        view.data_bytes = self.data_bytes
+        view.records = [r for r in self.records if r[0] < offset + length and r[0] + r[1] > offset]
+        return view
+
     def read_at(self, offset, length):
         if offset < 0 or offset + length > self.size:
             raise DumpError("truncated: bytes %d-%d of the dump are not in the flattened file,"
@@ -177,6 +187,8 @@ def _popcount(data):
 
 def _popcount_at(source, offset, length):
     """The bits set in ``length`` bytes at ``offset``, read a chunk at a time."""
+    if hasattr(source, "restricted"):
+        source = source.restricted(offset, length)
     count = 0
     for start in range(0, length, CHUNK):
         count += _popcount(source.read_at(offset + start, min(CHUNK, length - start)))
@@ -349,6 +361,13 @@ def crash_lines(path):
     sysrq, panic = False, None
     try:
         with open_regular(path) as handle:
+            # The crash is at the end: read the last LOG_LIMIT bytes, from a line's start.
+            size = os.fstat(handle.fileno()).st_size
+            if size > LOG_LIMIT:
+                handle.seek(size - LOG_LIMIT - 1)
+                if handle.read(1) != b"\n":
+                    for _skipped in _bounded_lines(handle, limit=LINE_LIMIT * 16):
+                        break
             for line in _bounded_lines(handle):
                 if any(marker in line for marker in SYSRQ_MARKERS):
                     sysrq = True

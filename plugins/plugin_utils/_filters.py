@@ -48,8 +48,10 @@ def guarded(name, expected):
                 if len(message) <= 1000:
                     raise
                 raise AnsibleFilterError("%s... (%d characters)" % (message[:1000], len(message)))
-            except _INPUT_ERRORS:
+            except _INPUT_ERRORS as exc:
                 described = ", ".join(describe(arg) for arg in (value,) + args)
-                raise AnsibleFilterError("%s: cannot use %s; expected %s" % (name, described, expected))
+                # The original error stays attached (shown with -vvv), not in the message.
+                raise AnsibleFilterError("%s: cannot use %s; expected %s (%s in the filter)"
+                                         % (name, described, expected, type(exc).__name__), orig_exc=exc)
         return wrapper
     return decorate

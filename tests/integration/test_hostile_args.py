@@ -18,6 +18,7 @@ from ansible_run import play
     ("kdump_target", {"state": "checked", "family": "debian", "cmdline_append": ["quiet", "a\x00b"]},
      "cmdline_append[1]"),
     ("kernel_cmdline", {"args": {"crashkernel": "256M\x00"}, "backend": "grub"}, "args.crashkernel"),
+    ("kernel_cmdline", {"args": {"crash\x00kernel": "256M"}, "backend": "grub"}, "args.crash\\0kernel"),
     ("kexec_crash", {"state": "loaded", "method": "direct", "kernel": "/boot/vmlinuz\x00"}, "kernel"),
     ("vmcore_info", {"path": "/var/crash/dump\x00"}, "path"),
 ])

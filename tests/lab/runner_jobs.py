@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """site, verify and report as ansible-runner jobs against the running lab fleet.
 
-    python3 tests/lab/runner_jobs.py [--jobs site,verify,report] [--out DIR]
+    python3 tests/lab/runner_jobs.py [--jobs site,verify,report] [--data-dir DIR] [--tarball FILE]
 
 The way AWX and Automation Platform run a job, without a container: one private data dir
 (build/runner) with a project (playbooks that import the collection's), the inventory, env/
@@ -12,7 +12,7 @@ data dir, as a job's collections/requirements.yml would; then `ansible-runner ru
 PLAYBOOK` per job. It needs the fleet of `./dev lab` up (KDUMP_LAB_STATE) and the tarball of
 `./dev build`; ./dev lab-runner does both checks. Each job must end `successful` with rc 0
 and the report's page must show every host ready and passed; the timings and event counts
-are written to OUT/runner.json and printed as a Markdown table.
+are written to DIR/runner.json and printed as a Markdown table.
 """
 
 from __future__ import print_function

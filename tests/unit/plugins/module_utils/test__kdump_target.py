@@ -215,6 +215,8 @@ def test_any_path_is_either_refused_or_safe(path):
     ("/bin", "/bin"), ("/sbin", "/sbin"), ("/lib", "/lib"), ("/lib64", "/lib64"), ("/libx32/x", "/libx32"),
     ("/proc/self", "/proc"), ("/sys", "/sys"), ("/dev/shm", "/dev"), ("/run/kdump", "/run"),
     ("/var", "/var"), ("/var/.", "/var"), ("/./", "/"),
+    ("/home", "/home"), ("/root", "/root"), ("/var/lib", "/var/lib"), ("/var/log/", "/var/log"),
+    ("/srv", "/srv"), ("/opt", "/opt"), ("/tmp", "/tmp"), ("/var/spool", "/var/spool"),
 ])
 @pytest.mark.parametrize("family", ["debian", "redhat", "suse"])
 def test_system_directories_are_refused_as_dump_directories(family, path, found):

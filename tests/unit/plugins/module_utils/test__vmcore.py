@@ -307,12 +307,23 @@ def test_a_large_real_bitmap_is_counted_a_chunk_at_a_time(tmp_path):
 def test_a_log_without_newlines_is_read_in_bounded_lines(tmp_path):
     path = tmp_path / "dmesg.202612011200"
     with open(str(path), "wb") as handle:
-        handle.write(b"Kernel panic - not syncing: sysrq triggered crash\n")
-        handle.write(b"A" * (48 << 20))           # 48 MiB, no newline
-        handle.write(b"\nsysrq: Trigger a crash\n")  # beyond the 32 MiB a log can hold
+        handle.write(b"sysrq: Trigger a crash\n")
+        handle.write(b"A" * (24 << 20))           # 24 MiB, no newline
+        handle.write(b"\nKernel panic - not syncing: sysrq triggered crash\n")
     (sysrq, panic), peak = _peak(crash_lines, str(path))
-    assert panic == "Kernel panic - not syncing: sysrq triggered crash"
-    assert sysrq is False
+    assert (sysrq, panic) == (True, "Kernel panic - not syncing: sysrq triggered crash")
+    assert peak < 2 << 20, peak
+
+
+def test_only_the_end_of_a_huge_log_is_read_where_the_crash_is(tmp_path):
+    # log_buf_len= can make a log larger than 32 MiB: its last 32 MiB are read.
+    path = tmp_path / "dmesg.202612011201"
+    with open(str(path), "wb") as handle:
+        handle.write(b"Kernel panic - not syncing: an old line, outside the window\n")
+        handle.write((b"x" * 99 + b"\n") * (400 << 10))          # 40 MiB of lines
+        handle.write(b"sysrq: Trigger a crash\nKernel panic - not syncing: sysrq triggered crash\n")
+    (sysrq, panic), peak = _peak(crash_lines, str(path))
+    assert (sysrq, panic) == (True, "Kernel panic - not syncing: sysrq triggered crash")
     assert peak < 2 << 20, peak
 
 
