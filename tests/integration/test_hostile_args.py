@@ -26,5 +26,10 @@ def test_a_nul_byte_is_refused_naming_the_option(tmp_path, module, args, named):
     rc, results = play(tmp_path, [{"crashdump.kdump." + module: args, "check_mode": True}])
     assert rc != 0 and results[0]["status"] == "fatal", results
     message = results[0]["msg"]
+    assert "Traceback" not in message and "Module failed" not in message, message
+    if message.startswith("Failed to log to syslog"):
+        # ansible-core 2.20 and later log a module's arguments to syslog inside AnsibleModule,
+        # before the module runs, and refuse the NUL byte there with a message of their own.
+        return
     assert message.startswith(named + ": a NUL byte in the value"), message
-    assert "embedded null byte" not in message and "Traceback" not in message
+    assert "embedded null byte" not in message
