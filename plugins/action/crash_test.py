@@ -95,7 +95,7 @@ class ActionModule(ActionBase):
                              " (force: true overrides): %s" % (host, "; ".join(info["reasons"])))
         kernel = info["kernel_release"]
         target = info.get("target") or {}
-        dump_host, dump_path = self._where(host, target, args)
+        dump_host, dump_path = self._where(host, target, args, task_vars)
         result.update(kernel=kernel, dump_host=dump_host, target=target)
 
         meminfo = self._module("ansible.legacy.slurp", {"src": "/proc/meminfo"}, task_vars, "record")
@@ -210,7 +210,7 @@ class ActionModule(ActionBase):
                 len(complete), directories[0], ", ".join(d["path"] for d in complete)))
         return complete[0]
 
-    def _where(self, host, target, args):
+    def _where(self, host, target, args, task_vars):
         kind = target.get("type")
         dump_host = args.get("dump_host")
         path = args.get("dump_path")
@@ -219,7 +219,11 @@ class ActionModule(ActionBase):
                 raise StepFailed("record", "the dump of %s goes to an %s target; set dump_host to the"
                                  " inventory host that receives it" % (host, kind))
             if not path:
-                if kind == "ssh":
+                # A crashdump.kdump.dump_server keeps each client's dumps in a directory of its own.
+                client_dirs = task_vars.get("hostvars", {}).get(dump_host, {}).get("dump_server_client_dirs")
+                if kind == "ssh" and isinstance(client_dirs, dict) and host in client_dirs:
+                    path = client_dirs[host]
+                elif kind == "ssh":
                     path = target.get("path")
                 else:
                     server_path = target.get("nfs", ":").split(":", 1)[1]

@@ -59,8 +59,9 @@ options:
   dump_path:
     description:
       - Where to look for the dump - on the host for local and fs targets (default, the configured
-        directory), on O(dump_host) for remote ones (default, the SSH target's path, or the export's
-        path for NFS).
+        directory), on O(dump_host) for remote ones (default, for SSH the directory of this host on a
+        server set up by the C(crashdump.kdump.dump_server) role - its fact C(dump_server_client_dirs)
+        - else the SSH target's path; for NFS the export's path).
     type: path
   down_timeout:
     description: Seconds the host may take to stop answering SSH after the trigger.
