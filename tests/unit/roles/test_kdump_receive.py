@@ -85,7 +85,7 @@ def attack_exec(server):
         text = result.stdout + result.stderr
         if b"root:x:0:0" in text or b"uid=" in text or b"b's memory" in text:
             problems.append("%r leaked %r" % (command, text[:80]))
-        if b"Traceback" in text or server.base.encode() in text:
+        if b"Traceback" in text or server.root.encode() in text:
             problems.append("%r showed %r" % (command, text[:120]))
     return problems + _unchanged(server, before, "exec attacks")
 
@@ -143,7 +143,7 @@ def attack_sftp(server):
         err = client.close()[1]
     except (BrokenPipeError, OSError):
         err = proc.stderr.read()
-    if b"Traceback" in err or server.base.encode() in err:
+    if b"Traceback" in err or server.root.encode() in err:
         problems.append("sftp showed %r" % err[:200])
     for mode_of in (server.client_dir("a"), a_path(server, os.path.basename(DIR))):
         if stat.S_IMODE(os.stat(mode_of).st_mode) != 0o700:
@@ -445,7 +445,7 @@ def test_errors_name_client_paths_only(server):
         result = server.run(command)
         assert result.returncode == 1
         assert result.stderr.startswith(b"kdump-receive: ")
-        assert server.base.encode() not in result.stderr and b"Traceback" not in result.stderr
+        assert server.root.encode() not in result.stderr and b"Traceback" not in result.stderr
 
 
 # ---------------------------------------------------------------------------------------------
