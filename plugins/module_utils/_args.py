@@ -42,3 +42,51 @@ def refuse_nul_bytes(module):
     if found:
         module.fail_json(msg="%s: a NUL byte in the value; expected text without NUL bytes (a path, a"
                              " name or a command line word)" % ", ".join(found))
+
+
+INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _shown(value):
+    text = str(value)
+    return text if len(text) <= 40 else "%s... (%d characters)" % (text[:20], len(text))
+
+
+def number_problems(spec, params):
+    """What is wrong with the raw int and float options in ``params`` before Ansible converts
+    them: integers beyond 64 bits (Python refuses to read more than 4300 digits; nothing here
+    counts that far), floats that are infinite, not a number or beyond a float's range."""
+    problems = []
+    for name, option in sorted((spec or {}).items()):
+        value = (params or {}).get(name)
+        kind = option.get("type")
+        if value is None or isinstance(value, bool) or kind not in ("int", "float"):
+            continue
+        number = None
+        if isinstance(value, (int, float)):
+            number = value
+        elif isinstance(value, str):
+            text = value.strip().lstrip("+-")
+            if text.isdigit() and len(text) > 19:
+                number = float("inf")
+            elif kind == "float" and text.lower() in ("inf", "infinity", "nan"):
+                number = float("nan")
+            elif kind == "float":
+                try:
+                    number = float(value) if len(value) < 400 else float("inf")
+                except ValueError:
+                    number = None
+        if number is None:
+            continue
+        if kind == "int" and not (isinstance(number, float) and number != number) \
+                and INT_RANGE[0] <= number <= INT_RANGE[1]:
+            continue
+        if kind == "float" and isinstance(number, float) and number == number \
+                and abs(number) != float("inf"):
+            continue
+        if kind == "float" and isinstance(number, int) and abs(number) < 2 ** 1000:
+            continue
+        problems.append("%s: %s is out of range; expected %s" % (
+            name, _shown(value), "an integer from %d to %d" % INT_RANGE if kind == "int"
+            else "a finite number"))
+    return problems

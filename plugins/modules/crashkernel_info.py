@@ -221,9 +221,8 @@ notes:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
     CrashkernelError,
     evaluate,
@@ -273,7 +272,7 @@ def current_state(facts, state):
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             policy=dict(type="str", default="distro", choices=["distro", "estimate", "fixed"]),
             value=dict(type="str"),
@@ -285,7 +284,6 @@ def main():
         required_if=[("policy", "fixed", ["value"])],
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     params = module.params
     run_env = {"LC_ALL": "C", "LANG": "C"}
 

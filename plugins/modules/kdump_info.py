@@ -244,16 +244,15 @@ notes:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
             policy=dict(type="str", default="distro", choices=["distro", "estimate"]),
@@ -261,7 +260,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     p = module.params
 
     def run(argv):

@@ -306,9 +306,8 @@ import os
 import stat
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
 from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
     CrashkernelError,
@@ -395,7 +394,7 @@ def dump_dir_change(path, mode):
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "checked"]),
             family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
@@ -432,7 +431,6 @@ def main():
         ],
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     p = module.params
     dir_mode = parse_mode(module, p["dump_dir_mode"])
     family = p["family"]

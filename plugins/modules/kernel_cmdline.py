@@ -183,9 +183,8 @@ backup_files:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
 from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
     CmdlineError,
@@ -206,7 +205,7 @@ ENV = {"LC_ALL": "C", "LANG": "C"}
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             args=dict(type="dict", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -218,7 +217,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     p = module.params
 
     def read_only(argv):

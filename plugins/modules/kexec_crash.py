@@ -208,9 +208,8 @@ import json
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import detect_family
 from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
     BOOT_UNIT,
@@ -258,7 +257,7 @@ def save_state(module, data):
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             state=dict(type="str", default="loaded", choices=["loaded", "reloaded", "unloaded"]),
             method=dict(type="str", default="service", choices=["service", "direct"]),
@@ -273,7 +272,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     p = module.params
     capture = Capture("/")
     family = p["family"]

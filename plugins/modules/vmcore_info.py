@@ -171,9 +171,8 @@ dumps:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
     crash_lines,
     dmesg_beside,
@@ -184,7 +183,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
 
 
 def main():
-    module = AnsibleModule(
+    module = checked_module(
         argument_spec=dict(
             path=dict(type="path", required=True),
             kernel=dict(type="str"),
@@ -195,7 +194,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    refuse_nul_bytes(module)
     p = module.params
     if not os.path.exists(p["path"]):
         if p["allow_missing"]:

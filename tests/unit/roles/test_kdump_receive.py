@@ -22,6 +22,8 @@ import pytest
 
 from receive_server import PREFIX, SCRIPT, Server, SftpClient, _s
 
+pytestmark = pytest.mark.ansible_independent
+
 DIR = PREFIX + "/10.0.2.15-2026-12-02-01:00:00"
 
 

@@ -23,6 +23,8 @@ import pytest
 
 from receive_server import PREFIX, Server, SftpClient, _s
 
+pytestmark = pytest.mark.ansible_independent
+
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "kdump_client_commands.json")
 with open(FIXTURE) as _source:
     RECORDED = json.load(_source)

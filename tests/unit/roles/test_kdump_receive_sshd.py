@@ -25,6 +25,8 @@ import pytest
 
 from receive_server import GID, PREFIX, PYTHON, UID, Server
 
+pytestmark = pytest.mark.ansible_independent
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "..", "..", "..", "roles", "dump_server", "templates", "authorized_keys.j2")
 SSHD = os.environ.get("KDUMP_TEST_SSHD") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else "")
