@@ -175,3 +175,41 @@ def test_a_quota_refusal_reaches_the_client(tmp_path):
         assert result.returncode != 0 and b"quota for a is reached" in result.stderr
     finally:
         server.close()
+
+
+def _oldest_python():
+    """A Python 3.6 of this machine (RHEL 8's platform Python is 3.6), when it has one."""
+    import glob
+    import subprocess
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.6*/bin/python3.6")))
+    candidates += [path for path in ("/usr/bin/python3.6", "/usr/libexec/platform-python3.6")
+                   if os.path.exists(path)]
+    for path in candidates:   # not pyenv's shim: it may name a version it does not have
+        if subprocess.run([path, "-c", "pass"], check=False).returncode == 0:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_oldest_python() is None, reason="no Python 3.6 on this machine")
+def test_the_receiver_runs_on_python_3_6():
+    """Every family's exec commands, the receiver run by Python 3.6 (as the caller: a Python
+    under root's home is out of the unprivileged account's reach)."""
+    import subprocess
+    server = Server()
+    os.chown(server.client_dir("a"), os.getuid(), os.getgid())
+    try:
+        for family in RECORDED["families"]:
+            values = dict(VALUES, **{"{DIR}": _dir_for(family) + "-" + family["family"][:6].replace(" ", "")})
+            for sequence in family["sequences"]:
+                for step in sequence["steps"]:
+                    command = step.get("command")
+                    if not command or "{TMPDIR}" in command or "instead of" in step.get("condition", ""):
+                        continue
+                    command = _fill(command, values)
+                    argv = [_oldest_python()] + server.argv("a")[1:]
+                    result = subprocess.run(argv, input=DUMP if step.get("stdin") == "data" else b"",
+                                            env={"SSH_ORIGINAL_COMMAND": command, "PATH": "/usr/bin:/bin"},
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+                    assert result.returncode == 0, (command, result.stderr)
+    finally:
+        server.close()
