@@ -224,7 +224,13 @@ class ActionModule(ActionBase):
                 if kind == "ssh" and isinstance(client_dirs, dict) and host in client_dirs:
                     path = client_dirs[host]
                 elif kind == "ssh":
+                    # A run without the dump_server role (its fact) still finds the host's own
+                    # directory there, when the server has one.
                     path = target.get("path")
+                    mine = "%s/%s" % ((path or "").rstrip("/"), host)
+                    found = self._on_other_host(dump_host, "ansible.legacy.stat", {"path": mine}, task_vars)
+                    if (found.get("stat") or {}).get("isdir"):
+                        path = mine
                 else:
                     server_path = target.get("nfs", ":").split(":", 1)[1]
                     path = server_path

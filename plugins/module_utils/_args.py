@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 
 def nul_bytes(params, prefix=""):
     """The names of the string options (and list items, and dict keys of suboptions) that hold
@@ -78,13 +80,10 @@ def number_problems(spec, params):
                     number = None
         if number is None:
             continue
-        if kind == "int" and not (isinstance(number, float) and number != number) \
-                and INT_RANGE[0] <= number <= INT_RANGE[1]:
+        finite = not isinstance(number, float) or not (math.isnan(number) or math.isinf(number))
+        if kind == "int" and finite and INT_RANGE[0] <= number <= INT_RANGE[1]:
             continue
-        if kind == "float" and isinstance(number, float) and number == number \
-                and abs(number) != float("inf"):
-            continue
-        if kind == "float" and isinstance(number, int) and abs(number) < 2 ** 1000:
+        if kind == "float" and finite and (isinstance(number, float) or abs(number) < 2 ** 1000):
             continue
         problems.append("%s: %s is out of range; expected %s" % (
             name, _shown(value), "an integer from %d to %d" % INT_RANGE if kind == "int"

@@ -69,7 +69,7 @@ def modules():
     return found
 
 
-@pytest.mark.parametrize("module, options", modules(), ids=[name for name, _ in modules()])
+@pytest.mark.parametrize("module, options", modules(), ids=[name for name, _options in modules()])
 def test_hostile_option_values(tmp_path, module, options):
     tasks = []
     cases = []

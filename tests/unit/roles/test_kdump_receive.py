@@ -16,6 +16,7 @@ import fcntl
 import os
 import stat
 import struct
+import subprocess
 import threading
 
 import pytest
@@ -355,8 +356,6 @@ def test_the_kernel_alone_confines(tmp_path):
 # What clients do, confined
 
 def test_self_test(server):
-    result = server.run("", client="a") if False else None
-    import subprocess
     argv = server.argv("a") + ["--self-test"]
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
                             **server._demote())
@@ -410,7 +409,7 @@ def test_sftp_put_and_rename(server, tmp_path):
 
 def _wait_for(path):
     """Until the writer holds ``path`` (created, locked and being written)."""
-    for _ in range(400):
+    for _attempt in range(400):
         if os.path.exists(path) and os.path.getsize(path):
             return
         threading.Event().wait(0.05)

@@ -63,9 +63,9 @@ def _dir_for(family):
 def _replay_sftp_kdumptool(server, directory, files):
     """kdumptool's own SFTP v3 client: STAT, MKDIR, OPEN WRITE|CREAT|TRUNC, 8 KiB WRITEs, CLOSE."""
     client = SftpClient(server.popen("internal-sftp"))
-    reply, code, _ = client.call(17, _s(directory))
+    reply, code, _body = client.call(17, _s(directory))
     assert reply == 101 and code == 2, "STAT of a missing directory must say NO_SUCH_FILE"
-    reply, code, _ = client.call(17, _s(PREFIX))
+    reply, code, _body = client.call(17, _s(PREFIX))
     assert reply == 105
     assert client.call(14, _s(directory) + struct.pack(">I", 0))[1] == 0
     for name in files:

@@ -45,7 +45,10 @@ for i in $(seq 1 100); do
   ssh-keyscan -p {port} 127.0.0.1 >/dev/null 2>&1 && break
   sleep 0.1
 done
-SSH="ssh -F /dev/null -p {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+OPTS="-F /dev/null -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -o StrictHostKeyChecking=yes"
+SSH="ssh $OPTS -p {port} -o IdentitiesOnly=yes"
+SCP="scp $OPTS -P {port} -i $BASE/key-a -q"
+SFTP="sftp $OPTS -P {port} -i $BASE/key-a"
 run() {{
   name=$1; shift
   if "$@" > "$BASE/out.$name" 2> "$BASE/err.$name" < "${{STDIN:-/dev/null}}"; then rc=0; else rc=$?; fi
@@ -59,10 +62,10 @@ D={prefix}/10.0.2.15-2026-12-02-01:00:00
 run mkdir $A "mkdir -p $D"
 STDIN=$BASE/payload run dd $A "umask 0077 && dd bs=512 of='$D/vmcore-incomplete'"
 run mv $A "mv '$D/vmcore-incomplete' '$D/vmcore.flat'"
-run scp scp -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -q "$BASE/payload" "kdumptest@127.0.0.1:$D/kexec-dmesg.log"
-run scp-legacy scp -O -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -q "$BASE/payload" "kdumptest@127.0.0.1:$D/dmesg.legacy"
+run scp $SCP "$BASE/payload" "kdumptest@127.0.0.1:$D/kexec-dmesg.log"
+run scp-legacy $SCP -O "$BASE/payload" "kdumptest@127.0.0.1:$D/dmesg.legacy"
 printf 'put %s %s/sftp-file\\n' "$BASE/payload" "$D" > "$BASE/batch-put"
-run sftp sftp -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -b "$BASE/batch-put" kdumptest@127.0.0.1
+run sftp $SFTP -b "$BASE/batch-put" kdumptest@127.0.0.1
 run df $A "df --output=avail {prefix}"
 # Attacks with a's key
 B={prefix}/../b/10.0.2.16-2026-12-01-10:00:00
@@ -70,10 +73,11 @@ run x-cat $A "cat /etc/passwd"
 run x-shell $SSH -i $BASE/key-a -tt kdumptest@127.0.0.1
 run x-b-dd $A "dd of=$B/vmcore"
 run x-b-mv $A "mv $B/vmcore {prefix}/stolen-incomplete"
-run x-b-scp-get scp -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -q "kdumptest@127.0.0.1:$B/vmcore" "$BASE/stolen"
-run x-b-scp-put scp -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -q "$BASE/payload" "kdumptest@127.0.0.1:$B/vmcore"
-printf -- '-get %s/vmcore %s/stolen2\\n-rm %s/vmcore\\n-put %s %s/../../public/x\\n-chmod 777 {prefix}\\n-ls %s\\n' "$B" "$BASE" "$B" "$BASE/payload" "{prefix}" "$B" > "$BASE/batch-evil"
-run x-sftp sftp -F /dev/null -P {port} -o BatchMode=yes -o UserKnownHostsFile=$BASE/known_hosts -i $BASE/key-a -b "$BASE/batch-evil" kdumptest@127.0.0.1
+run x-b-scp-get $SCP "kdumptest@127.0.0.1:$B/vmcore" "$BASE/stolen"
+run x-b-scp-put $SCP "$BASE/payload" "kdumptest@127.0.0.1:$B/vmcore"
+printf -- '-get %s/vmcore %s/stolen2\\n-rm %s/vmcore\\n' "$B" "$BASE" "$B" > "$BASE/batch-evil"
+printf -- '-put %s %s/../../public/x\\n-chmod 777 %s\\n-ls %s\\n' "$BASE/payload" {prefix} {prefix} "$B" >> "$BASE/batch-evil"
+run x-sftp $SFTP -b "$BASE/batch-evil" kdumptest@127.0.0.1
 run x-remote-forward $SSH -i $BASE/key-a -o ExitOnForwardFailure=yes -R 2224:127.0.0.1:{port} kdumptest@127.0.0.1 "df {prefix}"
 run x-tcp-forward $SSH -i $BASE/key-a -W 127.0.0.1:{port} kdumptest@127.0.0.1
 kill "$(cat "$BASE/sshd.pid")"

@@ -56,16 +56,36 @@ def test_memtotal():
     assert _memtotal_kib(base64.b64encode(b"")) == 0
 
 
-@pytest.mark.parametrize("target,args,expected", [
-    ({"type": "local", "path": "/var/crash"}, {}, ("web1", "/var/crash")),
-    ({"type": "local", "path": "/srv/dumps/crash"}, {"dump_path": "/x"}, ("web1", "/x")),
-    ({"type": "ssh", "ssh": "kdump@10.0.2.2", "path": "/srv/kdump"}, {"dump_host": "dumps"},
-     ("dumps", "/srv/kdump")),
-    ({"type": "nfs", "nfs": "10.0.2.2:/srv/kdump-nfs"}, {"dump_host": "dumps"},
+class _Server:
+    """Stands for the action: answers the stat it runs on the dump host."""
+
+    def __init__(self, dirs=()):
+        self.dirs, self.asked = set(dirs), []
+
+    def _on_other_host(self, other, module, module_args, task_vars):
+        self.asked.append((other, module, module_args["path"]))
+        return {"stat": {"exists": True, "isdir": True}} if module_args["path"] in self.dirs \
+            else {"stat": {"exists": False}}
+
+
+SSH = {"type": "ssh", "ssh": "kdump@10.0.2.2", "path": "/srv/kdump"}
+
+
+@pytest.mark.parametrize("target,args,task_vars,dirs,expected", [
+    ({"type": "local", "path": "/var/crash"}, {}, {}, (), ("web1", "/var/crash")),
+    ({"type": "local", "path": "/srv/dumps/crash"}, {"dump_path": "/x"}, {}, (), ("web1", "/x")),
+    # A dump_server of this collection: the fact it published, or the host's directory there.
+    (SSH, {"dump_host": "dumps"}, {"hostvars": {"dumps": {"dump_server_client_dirs": {"web1": "/srv/kdump/web1"}}}},
+     (), ("dumps", "/srv/kdump/web1")),
+    (SSH, {"dump_host": "dumps"}, {"hostvars": {"dumps": {}}}, ("/srv/kdump/web1",), ("dumps", "/srv/kdump/web1")),
+    # Another SSH server: the target's path itself.
+    (SSH, {"dump_host": "dumps"}, {"hostvars": {"dumps": {}}}, (), ("dumps", "/srv/kdump")),
+    (SSH, {"dump_host": "dumps", "dump_path": "/elsewhere"}, {}, (), ("dumps", "/elsewhere")),
+    ({"type": "nfs", "nfs": "10.0.2.2:/srv/kdump-nfs"}, {"dump_host": "dumps"}, {}, (),
      ("dumps", "/srv/kdump-nfs")),
 ])
-def test_where_the_dump_is_looked_for(target, args, expected):
-    assert ActionModule._where(None, "web1", target, args) == expected
+def test_where_the_dump_is_looked_for(target, args, task_vars, dirs, expected):
+    assert ActionModule._where(_Server(dirs), "web1", target, args, task_vars) == expected
 
 
 @pytest.mark.parametrize("target,pattern", [
@@ -75,7 +95,7 @@ def test_where_the_dump_is_looked_for(target, args, expected):
 ])
 def test_where_refuses(target, pattern):
     with pytest.raises(StepFailed, match=pattern):
-        ActionModule._where(None, "web1", target, {})
+        ActionModule._where(_Server(), "web1", target, {}, {})
 
 
 def dump(path):
