@@ -95,7 +95,7 @@ def attack_exec(server):
 
 # Names only the server's real tree has (client b's dump, the files beside the dump root, the
 # real root's usr): seen in a listing, the client looked outside its directory.
-SERVER_MARKS = (b"10.0.2.16", b"kdump-receive", b"ssh-a", b"usr")
+SERVER_MARKS = (b"10.0.2.16", b"ssh-a", b"usr")
 
 
 def attack_sftp(server):
@@ -452,6 +452,9 @@ def test_errors_name_client_paths_only(server):
 # ---------------------------------------------------------------------------------------------
 # Retention and quota
 
+MARKER = ".kdump-receive-started"
+
+
 def _dump(server, name, size, **kw):
     path = PREFIX + "/" + name
     results = [server.run("mkdir -p %s" % path, **kw),
@@ -461,23 +464,48 @@ def _dump(server, name, size, **kw):
     return results
 
 
+def _age(server, name, when):
+    """When the server saw the dump ``name`` start (its marker), in seconds since the epoch."""
+    os.utime(a_path(server, name, MARKER), (when, when))
+
+
 def _names(server):
-    return sorted(os.listdir(server.client_dir("a")))
+    return sorted(name for name in os.listdir(server.client_dir("a")) if not name.startswith("."))
 
 
 def test_keep_the_newest_dumps(server):
     for index in range(4):
         assert all(r.returncode == 0 for r in _dump(server, "d%d" % index, 1000, keep=2))
-        os.utime(a_path(server, "d%d" % index), (1000 + index, 1000 + index))
+        _age(server, "d%d" % index, 1000 + index)
     assert _names(server) == ["d2", "d3"]
+
+
+def test_keep_counts_dumps_by_when_they_started_not_by_later_changes(server):
+    for index in range(2):
+        assert all(r.returncode == 0 for r in _dump(server, "d%d" % index, 1000, keep=2))
+        _age(server, "d%d" % index, 1000 + index)
+    # A later file in the oldest dump does not make it the newest.
+    assert server.run("dd of=%s/d0/extra" % PREFIX, b"x", keep=2).returncode == 0
+    assert all(r.returncode == 0 for r in _dump(server, "d2", 1000, keep=2))
+    assert _names(server) == ["d1", "d2"]
+
+
+def test_empty_directories_are_not_dumps_and_push_none_out(server):
+    """A client key cannot erase its complete dumps with empty (or young incomplete) ones."""
+    for index in range(2):
+        assert all(r.returncode == 0 for r in _dump(server, "d%d" % index, 1000, keep=2))
+        _age(server, "d%d" % index, 1000 + index)
+    for index in range(6):
+        assert server.run("mkdir -p %s/z%d" % (PREFIX, index), keep=2).returncode == 0
+    assert _names(server) == ["d0", "d1"] + ["z%d" % index for index in range(6)]
 
 
 def test_keep_never_removes_a_dump_being_written(server):
     assert all(r.returncode == 0 for r in _dump(server, "d0", 10, keep=1))
-    os.utime(a_path(server, "d0"), (1000, 1000))
-    # Another session still writes d1 (holds its lock).
+    _age(server, "d0", 1000)
+    # Another session still writes d1 (holds its lock), started long ago.
     server.run("mkdir -p %s/d1" % PREFIX, keep=1)
-    os.utime(a_path(server, "d1"), (1001, 1001))
+    _age(server, "d1", 1001)
     fd = os.open(a_path(server, "d1"), os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_SH)
     try:
@@ -488,37 +516,97 @@ def test_keep_never_removes_a_dump_being_written(server):
 
 
 def test_abandoned_incomplete_dumps_go_when_a_new_one_starts(server):
-    server.run("mkdir -p %s/old" % PREFIX, keep=3)
-    server.run("dd of=%s/old/vmcore-incomplete" % PREFIX, b"half", keep=3)
+    for name in ("old", "young"):
+        server.run("mkdir -p %s/%s" % (PREFIX, name), keep=3)
+        server.run("dd of=%s/%s/vmcore-incomplete" % (PREFIX, name), b"half", keep=3)
+    _age(server, "old", 1000)
+    # "young" may still get its next session (kdump-tools sends a dump in several).
     assert all(r.returncode == 0 for r in _dump(server, "new", 10, keep=3))
-    assert _names(server) == ["new"]
+    assert _names(server) == ["new", "young"]
 
 
 def test_quota_prunes_old_then_refuses(server):
-    quota = 64 * 1024
-    assert all(r.returncode == 0 for r in _dump(server, "d0", 40000, quota=quota))
-    os.utime(a_path(server, "d0"), (1000, 1000))
+    quota = 256 * 1024
+    assert all(r.returncode == 0 for r in _dump(server, "d0", 150000, quota=quota))
+    _age(server, "d0", 1000)
     # d0 is the newest complete dump: kept, so d1 does not fit; the client is told why.
-    results = _dump(server, "d1", 40000, quota=quota)
+    results = _dump(server, "d1", 150000, quota=quota)
     assert results[1].returncode == 1 and b"quota for a is reached" in results[1].stderr
-    assert open(a_path(server, "d0", "vmcore"), "rb").read() == b"k" * 40000
+    assert open(a_path(server, "d0", "vmcore"), "rb").read() == b"k" * 150000
+    _age(server, "d1", 1001)
     # A smaller dump fits; once it is complete, d0 is no longer the newest and goes for d3.
     assert all(r.returncode == 0 for r in _dump(server, "d2", 10000, quota=quota))
-    os.utime(a_path(server, "d2"), (1002, 1002))
-    assert all(r.returncode == 0 for r in _dump(server, "d3", 40000, quota=quota))
+    _age(server, "d2", 1002)
+    assert all(r.returncode == 0 for r in _dump(server, "d3", 150000, quota=quota))
+    # d1 (incomplete) went first, as abandoned long ago; then d0.
     assert _names(server) == ["d2", "d3"]
+
+
+def test_concurrent_sessions_share_one_quota(server):
+    """Eight sessions at once, 2 MiB each, 6 MiB of quota: the client gets no more than that
+    (each session used to count for itself: 8 x 9 MiB were taken against a 10 MiB quota)."""
+    quota = 6 << 20
+    for index in range(8):
+        assert server.run("mkdir -p %s/p%d" % (PREFIX, index), quota=quota).returncode == 0
+    writers = [server.popen("dd of=%s/p%d/vmcore-incomplete" % (PREFIX, index), quota=quota)
+               for index in range(8)]
+    def feed(writer):
+        try:
+            writer.stdin.write(b"q" * (2 << 20))
+        except BrokenPipeError:     # refused: the quota is reached
+            pass
+        finally:
+            try:
+                writer.stdin.close()
+            except BrokenPipeError:
+                pass
+    threads = [threading.Thread(target=feed, args=(writer,)) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = [writer.wait(timeout=120) for writer in writers]
+    used = sum(os.path.getsize(os.path.join(path, name))
+               for path, _dirs, files in os.walk(server.client_dir("a")) for name in files)
+    # Interleaved, the sessions reach the quota together: some are refused part way.
+    assert used <= quota, (used, codes)
+    assert used > quota // 2 and 1 in codes
+
+
+def test_a_client_has_at_most_10000_files_and_directories(server):
+    proc = server.popen("internal-sftp")
+    client = SftpClient(proc)
+    codes = [client.call(14, _s("%s/n%d" % (PREFIX, index)) + struct.pack(">I", 0))[1]
+             for index in range(10001)]
+    client.close()
+    assert codes[:9999] == [0] * 9999 and codes[-1] != 0
+
+
+def test_mktemp_only_at_the_top(server):
+    server.run("mkdir -p %s/old/b" % PREFIX)
+    result = server.run("mktemp -dqp %s/old/b" % PREFIX)
+    assert result.returncode == 1 and b"only in /srv/kdump itself" in result.stderr
+
+
+def test_names_that_are_not_utf8_are_refused_cleanly(server):
+    env = {b"PATH": b"/usr/bin:/bin", b"SSH_ORIGINAL_COMMAND": b"mkdir -p /srv/kdump/x\xff"}
+    result = subprocess.run(server.argv("a"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            check=False, **server._demote())
+    assert result.returncode == 1 and result.stderr.startswith(b"kdump-receive: refused: the name")
+    assert b"Traceback" not in result.stderr
 
 
 def test_full_quota_refuses_a_new_dump(server):
     """The quota was lowered below what the kept (newest) dump uses."""
-    assert all(r.returncode == 0 for r in _dump(server, "d0", 5000, quota=8192))
-    result = server.run("mkdir -p %s/d1" % PREFIX, quota=4096)
+    assert all(r.returncode == 0 for r in _dump(server, "d0", 5000, quota="64K"))
+    result = server.run("mkdir -p %s/d1" % PREFIX, quota=8192)
     assert result.returncode == 1 and b"the dump server is full for a" in result.stderr
 
 
 def test_df_reports_the_quota_left(server):
+    """Each file and directory costs its blocks, at least 4 KiB: 4 KiB + 12 KiB here."""
     _dump(server, "d0", 1024 * 10, quota="1M")
     result = server.run("df --output=avail %s" % PREFIX, quota="1M")
-    assert result.stdout.decode().splitlines()[-1].strip() == str(1024 - 10)
+    assert result.stdout.decode().splitlines()[-1].strip() == str(1024 - 16)
     result = server.run("df -Pk %s" % PREFIX, quota="1M")
-    assert result.stdout.decode().splitlines()[-1].split()[3] == str(1024 - 10)
+    assert result.stdout.decode().splitlines()[-1].split()[3] == str(1024 - 16)
