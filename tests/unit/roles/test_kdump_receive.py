@@ -550,6 +550,7 @@ def test_concurrent_sessions_share_one_quota(server):
         assert server.run("mkdir -p %s/p%d" % (PREFIX, index), quota=quota).returncode == 0
     writers = [server.popen("dd of=%s/p%d/vmcore-incomplete" % (PREFIX, index), quota=quota)
                for index in range(8)]
+
     def feed(writer):
         try:
             writer.stdin.write(b"q" * (2 << 20))
