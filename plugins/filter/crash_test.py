@@ -11,7 +11,7 @@ import datetime
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import human
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
 UTC = datetime.timezone.utc

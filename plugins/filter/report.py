@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import human
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import human
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
 try:

@@ -222,17 +222,17 @@ notes:
 """
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     CrashkernelError,
     evaluate,
     parse,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo import (
     HostInfoError,
     HostReader,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy import (
     HostFacts,
     SizingError,
     ansible_os_family,

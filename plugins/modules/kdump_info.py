@@ -245,8 +245,8 @@ notes:
 """
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.status import gather
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 

@@ -307,13 +307,13 @@ import stat
 import tempfile
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.apply import Applier, ApplyError
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     CrashkernelError,
     parse_size,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     DEBIAN_KNOWN_HOSTS,
     FILES,
     REDHAT_KNOWN_HOSTS,
@@ -328,7 +328,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target impo
     parse_meminfo,
     plan,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import preflight
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import preflight
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 OPTIONS = ("type", "path", "device", "fstype", "nfs", "ssh", "ssh_port", "ssh_key",

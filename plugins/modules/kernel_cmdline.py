@@ -184,16 +184,16 @@ backup_files:
 import os
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.apply import Applier, ApplyError
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
     CmdlineError,
     apply,
     join,
     split,
     validate_args,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._kernel_cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.kernel_cmdline import (
     BootError,
     BootFiles,
     make_backend,

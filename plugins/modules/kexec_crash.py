@@ -209,9 +209,9 @@ import os
 import tempfile
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import detect_family
-from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import detect_family
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     BOOT_UNIT,
     INITRD_INPUTS,
     SERVICE,

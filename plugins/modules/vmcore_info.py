@@ -172,8 +172,8 @@ dumps:
 import os
 
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader import (
     crash_lines,
     dmesg_beside,
     find_dumps,

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy import (
     ESTIMATE_MARGIN,
     estimate_size,
 )

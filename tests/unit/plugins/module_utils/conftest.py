@@ -17,7 +17,7 @@ def kexec_crash_size_busy(monkeypatch):
     """Make reads of kexec_crash_size fail with EBUSY ``times`` times (set it; -1: always),
     as the kernel answers while a capture kernel is being loaded. Returns the counter."""
     # Imported here: a conftest is loaded before the collection's import path is ready.
-    _hostinfo = importlib.import_module("ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo")
+    _hostinfo = importlib.import_module("ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo")
     real_open = open
     busy = {"left": 1}
 

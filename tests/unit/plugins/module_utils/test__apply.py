@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._apply import Applier, ApplyError
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.apply import Applier, ApplyError
 
 
 class FakeModule(object):

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import nul_bytes, number_problems
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.args import nul_bytes, number_problems
 
 SPEC = {"n": {"type": "int"}, "f": {"type": "float"}, "s": {"type": "str"}}
 

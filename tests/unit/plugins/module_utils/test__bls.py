@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._bls import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.bls import (
     BlsError,
     edit_entry_options,
     edit_kernel_cmdline_file,
@@ -23,7 +23,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._bls import (
     zipl_default,
     zipl_sections,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import validate_args
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import validate_args
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
     CmdlineError,
     apply,
     join,

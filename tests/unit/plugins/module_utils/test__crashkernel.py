@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     GIB,
     MIB,
     Crashkernel,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import CmdlineError
-from ansible_collections.crashdump.kdump.plugins.module_utils._grub import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import CmdlineError
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.grub import (
     DROPIN,
     EFFECTIVE_SCRIPT,
     GrubError,

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo import (
     HostInfoError,
     HostReader,
     initrd_module_names,

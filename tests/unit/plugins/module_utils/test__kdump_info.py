@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_info import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.status import gather
 from test__vmcore import kdump_file
 
 HERE = os.path.dirname(__file__)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     DEBIAN_CONF,
     DEBIAN_KNOWN_HOSTS,
     DEBIAN_SSH_CONFIG,
@@ -34,7 +34,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target impo
     plan,
     read_back,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import ShellVars
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 GOLDEN = os.path.join(FIXTURES, "kdump_target")

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdumpconf import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.kdumpconf import (
     KdumpConf,
     KdumpConfError,
 )

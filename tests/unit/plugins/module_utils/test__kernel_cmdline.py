@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _grub
-from ansible_collections.crashdump.kdump.plugins.module_utils._kernel_cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot import grub as _grub
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.kernel_cmdline import (
     BootError,
     BootFiles,
     detect,

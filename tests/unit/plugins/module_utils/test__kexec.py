@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     SECURE_BOOT_GUID,
     Capture,
     KexecError,

@@ -11,12 +11,12 @@ import stat
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     DEBIAN_CONF,
     Target,
     plan,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._preflight import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import (
     NFS_OPTIONS,
     parse_df,
     preflight,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import (
     ShellVars,
     ShellVarsError,
     quote,

@@ -8,12 +8,12 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     GIB,
     MIB,
     CrashkernelError,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy import (
     ESTIMATE_FLOOR,
     ESTIMATE_MARGIN,
     ESTIMATE_STEP,

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader import (
     crash_lines,
     inspect,
     parse_vmcoreinfo,

@@ -21,7 +21,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     known_hosts_name,
     nfs_join,
 )

@@ -19,17 +19,17 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     CrashkernelError,
     evaluate,
     parse,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo import (
     HostInfoError,
     HostReader,
     parse_iomem,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     FILES,
     MAIN_FILE,
     PACKAGE,
@@ -37,17 +37,17 @@ from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target impo
     parse_makedumpfile_version,
     read_back,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._kexec import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     Capture,
     KexecError,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import ShellVars
-from ansible_collections.crashdump.kdump.plugins.module_utils._sizing import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy import (
     HostFacts,
     SizingError,
     recommend,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._vmcore import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader import (
     dmesg_beside,
     find_dumps,
     sniff,

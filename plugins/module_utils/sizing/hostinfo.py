@@ -26,7 +26,7 @@ import re
 import struct
 import time
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._files import open_regular
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.files import open_regular
 
 FOUR_GIB = 4 << 30
 GZIP_MAGIC = b"\x1f\x8b"

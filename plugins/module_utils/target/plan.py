@@ -36,13 +36,13 @@ import binascii
 import posixpath
 import re
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdumpconf import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.kdumpconf import (
     FS_TYPES,
     TARGET_DIRECTIVES,
     KdumpConf,
     KdumpConfError,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import (
     ShellVars,
     ShellVarsError,
 )

@@ -17,7 +17,7 @@ __metaclass__ = type
 import re
 import shlex
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
     apply,
     join,
     split,

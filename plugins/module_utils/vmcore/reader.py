@@ -33,7 +33,7 @@ import os
 import re
 import struct
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._files import open_regular
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.files import open_regular
 
 KDUMP_SIGNATURES = (b"KDUMP   ", b"DISKDUMP")
 FLAT_SIGNATURE = b"makedumpfile"

@@ -20,19 +20,19 @@ import json
 import os
 import re
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._hostinfo import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo import (
     HostInfoError,
     HostReader,
     kernel_memory_size,
     read_sysfs_int,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._kdump_target import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     DEBIAN_CONF,
     REDHAT_CONF,
     REDHAT_SYSCONFIG,
     SUSE_SYSCONFIG,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils._shellvars import ShellVars
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 
 SYS_LOADED = "/sys/kernel/kexec_crash_loaded"
 SYS_SIZE = "/sys/kernel/kexec_crash_size"

@@ -24,7 +24,7 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
     CmdlineError,
     make_word,
     split,

@@ -22,8 +22,8 @@ import fnmatch
 import glob
 import os
 
-from ansible_collections.crashdump.kdump.plugins.module_utils import _bls, _grub
-from ansible_collections.crashdump.kdump.plugins.module_utils._cmdline import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot import bls as _bls, grub as _grub
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
     apply,
     join,
     managed_values,

@@ -23,7 +23,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._crashkernel import (
+from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     GIB,
     MIB,
     Crashkernel,

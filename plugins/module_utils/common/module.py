@@ -14,7 +14,7 @@ __metaclass__ = type
 
 from ansible.module_utils import basic
 
-from ansible_collections.crashdump.kdump.plugins.module_utils._args import number_problems, refuse_nul_bytes
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.args import number_problems, refuse_nul_bytes
 
 
 def checked_module(**kwargs):
