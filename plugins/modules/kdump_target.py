@@ -177,6 +177,16 @@ options:
     description: Keep a timestamped copy of each changed file.
     type: bool
     default: false
+  auto_reset_crashkernel:
+    description:
+      - Fedora and RHEL (kdump-utils) only. kdumpctl, with C(auto_reset_crashkernel yes) in
+        C(/etc/kdump.conf) (its default), writes its own default C(crashkernel=) into every boot
+        entry after a kdump-utils update and when a kernel is installed
+        (C(92-crashkernel.install)), replacing a value set by M(crashdump.kdump.kernel_cmdline).
+        V(false) writes C(auto_reset_crashkernel no), which the role does while it manages the
+        reservation; V(true) writes C(yes); unset leaves the file's setting.
+      - Ignored on Debian, Ubuntu and SUSE, whose tools do not rewrite the reservation.
+    type: bool
 notes:
   - Supports the formats of kdump-tools 1.8 and later, kdump-utils 1.0 and kexec-tools 2.0.2x, SUSE kdump 1.x.
 seealso:
@@ -314,7 +324,9 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel
     parse_size,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
-    DEBIAN_KNOWN_HOSTS,
+    KNOWN_HOSTS,
+    OPTIONS,
+    PRIVATE_FILES,
     FILES,
     REDHAT_KNOWN_HOSTS,
     SHELL_FILES,
@@ -331,10 +343,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import preflight
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
-OPTIONS = ("type", "path", "device", "fstype", "nfs", "ssh", "ssh_port", "ssh_key",
-           "ssh_host_key", "dump_level", "compression", "makedumpfile_args", "failure_action",
-           "final_action", "keep", "cmdline_append", "extra_modules")
-PRIVATE = (DEBIAN_KNOWN_HOSTS, REDHAT_KNOWN_HOSTS)
+PRIVATE = PRIVATE_FILES
 
 
 def read(path):
@@ -422,6 +431,7 @@ def main():
             required_space=dict(type="str"),
             dump_dir_mode=dict(type="raw", default="0700"),
             backup=dict(type="bool", default=False),
+            auto_reset_crashkernel=dict(type="bool"),
         ),
         required_if=[
             ("type", "fs", ("device",)),
@@ -450,7 +460,8 @@ def main():
     if makedumpfile:
         rc, out, err = module.run_command([makedumpfile, "-v"], environ_update=ENV)
         version, compressions = parse_makedumpfile_version(out + err)
-    facts = dict(compressions=compressions, fstab=read("/etc/fstab") or "")
+    facts = dict(compressions=compressions, fstab=read("/etc/fstab") or "",
+                 auto_reset_crashkernel=p["auto_reset_crashkernel"])
     if target.type == "fs":
         facts["device_aliases"], facts["device_fstype"] = device_facts(module, target.device)
     files = dict((path, read(path)) for path in FILES[family])
@@ -486,7 +497,7 @@ def main():
         known_hosts = None
         tmp_known = None
         if target.type == "ssh":
-            pinned = {"debian": DEBIAN_KNOWN_HOSTS}.get(family, REDHAT_KNOWN_HOSTS)
+            pinned = KNOWN_HOSTS.get(family, REDHAT_KNOWN_HOSTS)
             text = change.files.get(pinned, files.get(pinned)) if pinned in files else None
             if family == "suse" and target.ssh_host_key:
                 text = "%s %s\n" % (known_hosts_name(target.ssh_host, target.ssh_port),

@@ -210,7 +210,7 @@ import tempfile
 
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import detect_family
+from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     BOOT_UNIT,
     INITRD_INPUTS,
@@ -276,7 +276,7 @@ def main():
     capture = Capture("/")
     family = p["family"]
     if family == "auto":
-        family = detect_family(capture.read_text("/etc/os-release"))
+        family = records.detect_name(capture.read_text("/etc/os-release"))
         if family is None:
             module.fail_json(msg="/etc/os-release: cannot tell the kdump implementation of this"
                                  " distribution; set family")
@@ -378,16 +378,15 @@ def main():
                 else:
                     run(unload_argv(kexec, syscall), "unloading")
             elif action == "rebuild":
-                if family == "debian":
+                record = records.get(family)
+                if record.rebuild_by_load:
+                    # The service's load builds a missing initrd (kdump-config's kernel hook).
                     if initrd_exists:
                         os.unlink(initrd)
                     if p["method"] == "direct":
-                        run(["/etc/kernel/postinst.d/kdump-tools", release], "building the kdump initrd")
-                    # kdump-config load builds a missing initrd with the kernel hook.
-                elif family == "redhat":
-                    run(["kdumpctl", "rebuild"], "rebuilding the kdump initrd")
+                        run(record.argv("rebuild", release), "building the kdump initrd")
                 else:
-                    run(["mkdumprd", "-f"], "rebuilding the kdump initrd")
+                    run(record.argv("rebuild", release), "rebuilding the kdump initrd")
                 result["rebuilt"] = True
             elif action == "load":
                 if p["method"] == "service":

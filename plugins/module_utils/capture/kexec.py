@@ -26,12 +26,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo im
     kernel_memory_size,
     read_sysfs_int,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
-    DEBIAN_CONF,
-    REDHAT_CONF,
-    REDHAT_SYSCONFIG,
-    SUSE_SYSCONFIG,
-)
+from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 
 SYS_LOADED = "/sys/kernel/kexec_crash_loaded"
@@ -39,21 +34,13 @@ SYS_SIZE = "/sys/kernel/kexec_crash_size"
 STATE_FILE = "/var/lib/crashdump-kdump/kexec_crash.json"
 EFIVARS = "/sys/firmware/efi/efivars"
 SECURE_BOOT_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
-# Arguments the distributions' tools drop from the running command line.
-DEBIAN_REMOVE = ("crashkernel", "hugepages", "hugepagesz", "abm")
-DEBIAN_APPEND = "reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"
-REDHAT_ALWAYS_REMOVE = ("crashkernel", "BOOT_IMAGE")
 # Files whose change needs the kdump initrd rebuilt, per family (the target configuration).
-INITRD_INPUTS = {"debian": (), "redhat": (REDHAT_CONF,), "suse": (SUSE_SYSCONFIG,)}
+INITRD_INPUTS = dict((f.name, f.initrd_inputs) for f in records.FAMILIES)
 # (load, unload, reload) through the distribution's tool.
-SERVICE = {
-    "debian": (["kdump-config", "load"], ["kdump-config", "unload"], ["kdump-config", "reload"]),
-    "redhat": (["kdumpctl", "start"], ["kdumpctl", "stop"], ["kdumpctl", "restart"]),
-    "suse": (["systemctl", "start", "kdump.service"], ["systemctl", "stop", "kdump.service"],
-             ["systemctl", "restart", "kdump.service"]),
-}
+SERVICE = dict((f.name, (f.argv("load"), f.argv("unload"), f.argv("reload")))
+               for f in records.FAMILIES)
 # The unit that loads the capture kernel at boot, per family.
-BOOT_UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
+BOOT_UNIT = dict((f.name, f.service) for f in records.FAMILIES)
 # What `systemctl is-enabled` prints for a unit that starts at boot (or is pulled in).
 STARTS_AT_BOOT = ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated", "transient")
 # ... and for one that `systemctl disable` turns off.
@@ -79,16 +66,18 @@ def capture_cmdline(family, proc_cmdline, config):
 
     ``config``: the family's settings (dict of the sourced shell variables).
     """
+    record = records.get(family)
     if family == "debian":
-        base = config.get("KDUMP_CMDLINE") or " ".join(words_without(proc_cmdline, DEBIAN_REMOVE))
-        append = config.get("KDUMP_CMDLINE_APPEND")
-        append = DEBIAN_APPEND if append is None else append
+        base = config.get("KDUMP_CMDLINE") or " ".join(
+            words_without(proc_cmdline, record.capture_remove))
+        append = config.get(record.capture_append)
+        append = record.capture_append_default if append is None else append
         return " ".join((base + " " + append).split())
     key = "KDUMP_COMMANDLINE"
     base = config.get(key) or proc_cmdline
-    remove = list(REDHAT_ALWAYS_REMOVE) + (config.get(key + "_REMOVE") or "").split()
+    remove = list(record.capture_remove) + (config.get(key + "_REMOVE") or "").split()
     words = words_without(base, remove)
-    return " ".join(words + (config.get(key + "_APPEND") or "").split())
+    return " ".join(words + (config.get(record.capture_append) or "").split())
 
 
 def efi_secure_boot(root="/"):
@@ -235,17 +224,15 @@ class Capture(HostReader):
 
     def config(self, family):
         """The sourced settings that shape the capture command line."""
-        path = {"debian": DEBIAN_CONF, "redhat": REDHAT_SYSCONFIG, "suse": SUSE_SYSCONFIG}[family]
+        record = records.get(family)
+        path = record.sysconfig or record.config
         vars_ = ShellVars(self.read_text(path, ""))
         return dict((key, vars_.get(key)) for key in vars_.keys())
 
     def defaults(self, family, release):
         """``(kernel, initrd)`` the family's tool loads for kernel ``release``."""
-        if family == "debian":
-            return ("/boot/vmlinuz-%s" % release, "/var/lib/kdump/initrd.img-%s" % release)
-        if family == "redhat":
-            return ("/boot/vmlinuz-%s" % release, "/boot/initramfs-%skdump.img" % release)
-        return ("/boot/vmlinuz-%s" % release, "/boot/initrd-%s-kdump" % release)
+        record = records.get(family)
+        return record.kernel(release), record.initrd(release)
 
     def stored(self):
         text = self.read_text(STATE_FILE)

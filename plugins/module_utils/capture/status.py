@@ -29,6 +29,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo im
     HostReader,
     parse_iomem,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
     FILES,
     MAIN_FILE,
@@ -53,7 +54,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader impo
     sniff,
 )
 
-UNIT = {"debian": "kdump-tools.service", "redhat": "kdump.service", "suse": "kdump.service"}
+UNIT = dict((f.name, f.service) for f in records.FAMILIES)
 
 
 def list_dumps(directory, limit=20):
@@ -110,12 +111,15 @@ def service_state(family, run, which, loaded):
         out["enabled"] = text.strip() in ("enabled", "enabled-runtime", "static", "alias")
         rc, text, _err = run([systemctl, "is-active", unit])
         out["active"] = text.strip() == "active"
-    if family == "debian" and which("kdump-config"):
-        rc, text, err = run([which("kdump-config"), "status"])
+    record = records.get(family)
+    status = record.argv("status")
+    tool = which(status[0]) if status else None
+    if tool and record.ready_text:
+        rc, text, err = run([tool] + status[1:])
         out["status"] = (text or err).strip()
-        out["ready"] = "ready to kdump" in text and "Not ready" not in text
-    elif family == "redhat" and which("kdumpctl"):
-        rc, text, err = run([which("kdumpctl"), "status"])
+        out["ready"] = record.ready_text in text and "Not ready" not in text
+    elif tool:
+        rc, text, err = run([tool] + status[1:])
         out["status"] = (text + err).strip()
         out["ready"] = rc == 0
     else:

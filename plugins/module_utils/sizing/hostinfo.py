@@ -27,6 +27,7 @@ import struct
 import time
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.files import open_regular
+from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 
 FOUR_GIB = 4 << 30
 GZIP_MAGIC = b"\x1f\x8b"
@@ -34,16 +35,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 # decompress more than this from a vmlinuz.
 _DECOMPRESS_LIMIT = 1 << 16
 
-KDUMP_INITRD_PATTERNS = (
-    "var/lib/kdump/initrd.img-{rel}",       # Debian/Ubuntu kdump-tools
-    "boot/initramfs-{rel}kdump.img",        # Fedora/RHEL kdump-utils
-    "boot/initrd-{rel}-kdump",              # SUSE
-)
-BOOT_INITRD_PATTERNS = (
-    "boot/initrd.img-{rel}",
-    "boot/initramfs-{rel}.img",
-    "boot/initrd-{rel}",
-)
+KDUMP_INITRD_PATTERNS = tuple(f.initrd_path.lstrip("/").replace("{release}", "{rel}")
+                              for f in records.FAMILIES)
+BOOT_INITRD_PATTERNS = tuple(p.lstrip("/").replace("{release}", "{rel}")
+                             for p in records.BOOT_INITRD_PATHS)
 KERNEL_PATTERNS = (
     "boot/vmlinuz-{rel}",
     "boot/Image-{rel}",
@@ -102,17 +97,7 @@ def parse_iomem(text):
 
 
 def parse_os_release(text):
-    data = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _sep, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        data[key.strip()] = value
-    return data
+    return records.parse_os_release(text)
 
 
 def parse_proc_modules(text):
@@ -323,10 +308,16 @@ class HostReader(object):
             return False
         return bool(re.search(r"Memory Encryption Features active: AMD (SME|SEV)", out))
 
-    def capture_cpus(self):
-        for relative, key in (("etc/sysconfig/kdump", "KDUMP_COMMANDLINE_APPEND"),
-                              ("etc/default/kdump-tools", "KDUMP_CMDLINE_APPEND")):
-            text = self.read_text(relative)
+    def capture_cpus(self, fadump=False):
+        """nr_cpus= of the capture kernel's appended command line (1 when absent): the
+        family's KDUMP_COMMANDLINE_APPEND, or FADUMP_COMMANDLINE_APPEND under fadump, which
+        kdump-utils reads there instead."""
+        for family in records.FAMILIES:
+            path = family.sysconfig or family.config
+            key = family.capture_append
+            if fadump and getattr(family, "capture_append_fadump", None):
+                key = family.capture_append_fadump
+            text = self.read_text(path.lstrip("/"))
             if text:
                 for line in text.splitlines():
                     if line.strip().startswith(key + "="):
@@ -334,7 +325,8 @@ class HostReader(object):
         return 1
 
     def suse_calibrate(self):
-        out = self.command("kdumptool", ["calibrate"])
+        argv = records.SUSE.calibrate
+        out = self.command(argv[0], argv[1:])
         if out is None:
             return None
         try:
@@ -370,7 +362,7 @@ class HostReader(object):
             "version": os_release.get("VERSION_ID", ""),
             "kernel_release": release,
             "cpus": os.cpu_count() or 1,
-            "capture_cpus": self.capture_cpus(),
+            "capture_cpus": self.capture_cpus(fadump),
             "kernel_size": ksize,
             "kernel_memory": kmem,
             "initrd_size": isize,
@@ -396,8 +388,8 @@ class HostReader(object):
 
 
 def _is_suse(os_release):
-    ids = [os_release.get("ID", "")] + os_release.get("ID_LIKE", "").split()
-    return any("suse" in i.lower() or i.lower().startswith("sle") for i in ids)
+    family = records.detect_ids(os_release.get("ID", ""), os_release.get("ID_LIKE", "").split())
+    return family is records.SUSE
 
 
 def _memtotal(text):

@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
     GIB,
     MIB,
@@ -93,11 +94,6 @@ ESTIMATE_STEP = 16 * MIB
 HIGH_THRESHOLD = 1 * GIB
 HIGH_LOW_RAM_FRACTION = 4
 PLACEMENT_ARCHES = ("x86_64", "aarch64", "arm64")
-
-RHEL_LIKE = ("rhel", "centos", "rocky", "almalinux", "ol", "fedora", "circle",
-             "eurolinux", "cloudlinux", "navy", "virtuozzo")
-SUSE_LIKE = ("sles", "sled", "sles_sap", "opensuse", "opensuse-leap",
-             "opensuse-tumbleweed", "opensuse-microos", "sl-micro", "suse")
 
 
 class SizingError(ValueError):
@@ -187,31 +183,22 @@ def _major_minor(version):
 
 
 def family_of(facts):
-    """``debian``, ``ubuntu``, ``redhat``, ``suse`` or None."""
-    ids = (facts.distribution,) + facts.id_like
-    if facts.distribution == "ubuntu":
+    """``debian``, ``ubuntu``, ``redhat``, ``suse`` or None: the family (family/records.py),
+    with Ubuntu and its derivatives apart from Debian (their kdump-tools tables differ)."""
+    family = records.detect_ids(facts.distribution, facts.id_like)
+    if family is None:
+        return None
+    if family.name == "debian" and (facts.distribution == "ubuntu" or (
+            facts.distribution != "debian" and "ubuntu" in facts.id_like)):
         return "ubuntu"
-    if facts.distribution == "debian":
-        return "debian"
-    if any(i in RHEL_LIKE for i in ids):
-        return "redhat"
-    if any(i in SUSE_LIKE or i.startswith("opensuse") for i in ids):
-        return "suse"
-    if "ubuntu" in facts.id_like:
-        return "ubuntu"
-    if "debian" in facts.id_like:
-        return "debian"
-    return None
-
-
-# Ansible's name (the os_family fact) of each family.
-ANSIBLE_OS_FAMILY = {"debian": "Debian", "ubuntu": "Debian", "redhat": "RedHat", "suse": "Suse"}
+    return family.name
 
 
 def ansible_os_family(facts):
     """The os_family fact Ansible would report for this host (``Debian``, ``RedHat``,
     ``Suse``), or ``""`` for a distribution the collection does not know."""
-    return ANSIBLE_OS_FAMILY.get(family_of(facts), "")
+    family = records.detect_ids(facts.distribution, facts.id_like)
+    return family.ansible_os_family if family else ""
 
 
 def add_to_sizes(value, delta):

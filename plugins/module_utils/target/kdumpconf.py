@@ -8,8 +8,11 @@ PRIVATE to the crashdump.kdump collection: this is not a public API and may
 change without notice. Pure Python, no Ansible import, runs on Python 3.8+.
 
 The file holds one directive per line (``directive value...``) and ``#``
-comments. kdumpctl accepts one dump target: ``raw``, ``nfs``, ``ssh``,
-``virtiofs`` or a filesystem type followed by a device, UUID= or LABEL=.
+comments. Values are read as kdumpctl reads them (kdump-lib-initramfs.sh's
+kdump_get_conf_val): everything from a ``#`` on is a comment, trailing spaces go,
+and the last line of a directive wins. kdumpctl accepts one dump target: ``raw``,
+``nfs``, ``ssh``, ``virtiofs``, a filesystem type followed by a device, UUID= or
+LABEL=, or a ``--mount`` in ``dracut_args`` (which kdumpctl counts as a target).
 Lines the caller does not change stay byte for byte.
 """
 
@@ -29,6 +32,8 @@ KNOWN = TARGET_DIRECTIVES + (
 )
 _COMMENTED = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)\s+\S")
 _LINE = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s+)(.*?)(\s*)$")
+# dracut_args' --mount "SOURCE MOUNTPOINT FSTYPE [OPTIONS]" (quoted with " or ').
+_MOUNT = re.compile(r"""--mount\s+(?:"([^"]*)"|'([^']*)'|(\S+))""")
 
 
 class KdumpConfError(ValueError):
@@ -52,10 +57,10 @@ class KdumpConf(object):
 
     def _entries(self):
         for index, line in enumerate(self.lines):
-            if line.lstrip().startswith("#"):
-                continue
-            match = _LINE.match(line.rstrip("\n"))
-            if match:
+            # kdumpctl: a comment runs from '#' to the end of the line, then trailing space goes.
+            text = line.rstrip("\n").split("#", 1)[0].rstrip()
+            match = _LINE.match(text)
+            if match and match.group(4):
                 yield index, match.group(2), match.group(4)
 
     def get(self, directive):
@@ -71,11 +76,35 @@ class KdumpConf(object):
 
     def target(self):
         """``(type, value)`` of the dump target, or None for the default (local /var/crash)."""
-        found = None
+        found = self.targets()
+        return found[-1][:2] if found else None
+
+    def targets(self):
+        """Every dump target kdumpctl sees, in file order: ``(directive, value)``, and
+        ``("mount", source, fstype)`` for a ``--mount`` in dracut_args."""
+        found = []
         for _index, name, value in self._entries():
             if name in TARGET_DIRECTIVES:
-                found = (name, value)
+                found.append((name, value))
+            elif name == "dracut_args":
+                for match in _MOUNT.finditer(value):
+                    words = (match.group(1) or match.group(2) or match.group(3) or "").split()
+                    if len(words) >= 3:
+                        found.append(("mount", words[0], words[2]))
         return found
+
+    def drop_dracut_mounts(self):
+        """Remove every ``--mount ...`` from dracut_args (a second dump target to kdumpctl);
+        a dracut_args line left empty goes. True when changed."""
+        changed = False
+        for index, name, value in list(self._entries()):
+            if name != "dracut_args" or not _MOUNT.search(value):
+                continue
+            rest = " ".join(_MOUNT.sub(" ", value).split())
+            self.lines[index] = "dracut_args %s\n" % rest if rest else ""
+            changed = True
+        self.lines = [line for line in self.lines if line != ""]
+        return changed
 
     def set(self, directive, value):
         """Set one directive in place (its last line), or append it. True when changed."""

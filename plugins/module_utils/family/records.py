@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One record per kdump family: everything the collection knows about a distribution's
+kdump tools, as data.
+
+PRIVATE to the crashdump.kdump collection: this is not a public API and may
+change without notice. Pure Python, no Ansible import, runs on Python 3.6+.
+
+A family is the implementation of kdump a distribution ships:
+
+- ``debian``: kdump-tools (Debian, Ubuntu and their derivatives);
+- ``redhat``: kdump-utils, or kexec-tools before it (Fedora, RHEL and its clones);
+- ``suse``: kdump (SLES, SLE Micro, openSUSE).
+
+Modules, sizing, kdump_info, the action plugin and the role's vars read these records;
+nothing else names a family's packages, units, files or commands. ``detect`` turns an
+/etc/os-release into a family with one set of rules.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+
+class Family(object):
+    """A family's facts. Paths are absolute; argv are lists (``{release}`` is replaced)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def argv(self, name, release=""):
+        """The argv of command ``name`` (``load``, ``unload``, ``reload``, ``status``,
+        ``rebuild``) with ``{release}`` filled in; None when the family has none."""
+        argv = self.commands.get(name)
+        if argv is None:
+            return None
+        return [word.replace("{release}", release) for word in argv]
+
+    def kernel(self, release):
+        return self.kernel_path.replace("{release}", release)
+
+    def initrd(self, release):
+        return self.initrd_path.replace("{release}", release)
+
+    def supports(self, target_type):
+        return target_type in self.target_types
+
+    def to_dict(self):
+        out = dict(self.__dict__)
+        out["commands"] = dict((k, list(v)) for k, v in self.commands.items())
+        return out
+
+
+DEBIAN = Family(
+    name="debian",
+    label="Debian and Ubuntu (kdump-tools)",
+    ansible_os_family="Debian",
+    # os-release ID values that are this family, and ID_LIKE words that make a derivative one.
+    ids=("debian", "ubuntu", "raspbian", "linuxmint", "pop", "elementary", "kali", "devuan"),
+    id_like=("debian", "ubuntu"),
+    tool="kdump-tools",
+    tool_label="kdump-tools",
+    tool_packages=("kdump-tools",),
+    packages=("kdump-tools", "makedumpfile", "kexec-tools"),
+    nfs_packages=("nfs-common",),
+    package_manager="apt",
+    # The package's own default configuration (kdump_state=absent puts it back).
+    package_config="/usr/share/kdump-tools/kdump-tools.conf",
+    version_query=["dpkg-query", "-W", "-f", "${Version}", "kdump-tools"],
+    service="kdump-tools.service",
+    config="/etc/default/kdump-tools",
+    # Every file the family's target configuration lives in (the first is the package's).
+    files=("/etc/default/kdump-tools", "/etc/ssh/ssh_config.d/crashdump-kdump.conf",
+           "/etc/crashdump-kdump/known_hosts"),
+    # Files whose change needs the kdump initrd rebuilt (kdump-tools reads its file again
+    # in the capture kernel, which boots the real root filesystem).
+    initrd_inputs=(),
+    pristine_files=(),
+    sysconfig=None,
+    capture_append="KDUMP_CMDLINE_APPEND",
+    # kdump-config's capture command line when KDUMP_CMDLINE_APPEND is unset.
+    capture_append_default=("reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1"
+                            " irqpoll usbcore.nousb"),
+    capture_remove=("crashkernel", "hugepages", "hugepagesz", "abm"),
+    kernel_path="/boot/vmlinuz-{release}",
+    initrd_path="/var/lib/kdump/initrd.img-{release}",
+    commands={
+        "load": ["kdump-config", "load"],
+        "unload": ["kdump-config", "unload"],
+        "reload": ["kdump-config", "reload"],
+        "status": ["kdump-config", "status"],
+        # kdump-tools' kernel hook builds /var/lib/kdump/initrd.img-RELEASE.
+        "rebuild": ["/etc/kernel/postinst.d/kdump-tools", "{release}"],
+    },
+    # kdump-config load builds a missing initrd itself: a rebuild deletes it and loads.
+    rebuild_by_load=True,
+    ready_text="ready to kdump",
+    target_types=("local", "fs", "nfs", "ssh"),
+)
+
+REDHAT = Family(
+    name="redhat",
+    label="Fedora, RHEL and clones (kdump-utils; kexec-tools before Fedora 40 and RHEL 10)",
+    ansible_os_family="RedHat",
+    ids=("rhel", "centos", "fedora", "rocky", "almalinux", "ol", "circle", "eurolinux",
+         "cloudlinux", "navy", "virtuozzo", "amzn"),
+    id_like=("rhel", "fedora", "centos"),
+    tool="kdump-utils",
+    tool_label="kdump-utils (kexec-tools before Fedora 40 and RHEL 10)",
+    # Which package holds kdumpctl: kdump-utils, or kexec-tools before the split.
+    tool_packages=("kdump-utils", "kexec-tools"),
+    packages=("kdump-utils", "makedumpfile", "kexec-tools"),
+    # Releases whose kexec-tools still holds kdumpctl (before the split into kdump-utils).
+    packages_before_split=("kexec-tools",),
+    nfs_packages=("nfs-utils",),
+    package_manager="dnf",
+    package_config="",
+    version_query=["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n"],
+    service="kdump.service",
+    config="/etc/kdump.conf",
+    files=("/etc/kdump.conf", "/etc/sysconfig/kdump", "/root/.ssh/known_hosts"),
+    initrd_inputs=("/etc/kdump.conf",),
+    pristine_files=("/etc/kdump.conf", "/etc/sysconfig/kdump"),
+    sysconfig="/etc/sysconfig/kdump",
+    capture_append="KDUMP_COMMANDLINE_APPEND",
+    capture_append_fadump="FADUMP_COMMANDLINE_APPEND",
+    capture_append_default="",
+    capture_remove=("crashkernel", "BOOT_IMAGE"),
+    kernel_path="/boot/vmlinuz-{release}",
+    initrd_path="/boot/initramfs-{release}kdump.img",
+    commands={
+        "load": ["kdumpctl", "start"],
+        "unload": ["kdumpctl", "stop"],
+        "reload": ["kdumpctl", "restart"],
+        "status": ["kdumpctl", "status"],
+        "rebuild": ["kdumpctl", "rebuild"],
+    },
+    rebuild_by_load=False,
+    ready_text=None,
+    target_types=("local", "fs", "raw", "nfs", "ssh"),
+)
+
+SUSE = Family(
+    name="suse",
+    label="SLES, SLE Micro and openSUSE (kdump)",
+    ansible_os_family="Suse",
+    ids=("sles", "sled", "sles_sap", "sle-micro", "sl-micro", "opensuse", "opensuse-leap",
+         "opensuse-tumbleweed", "opensuse-microos", "opensuse-slowroll"),
+    id_like=("suse", "sles", "opensuse"),
+    tool="kdump",
+    tool_label="kdump",
+    tool_packages=("kdump",),
+    packages=("kdump", "makedumpfile", "kexec-tools"),
+    nfs_packages=("nfs-client",),
+    package_manager="zypper",
+    package_config="",
+    version_query=["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n"],
+    service="kdump.service",
+    config="/etc/sysconfig/kdump",
+    files=("/etc/sysconfig/kdump",),
+    initrd_inputs=("/etc/sysconfig/kdump",),
+    pristine_files=("/etc/sysconfig/kdump",),
+    sysconfig="/etc/sysconfig/kdump",
+    capture_append="KDUMP_COMMANDLINE_APPEND",
+    capture_append_default="",
+    capture_remove=("crashkernel", "BOOT_IMAGE"),
+    kernel_path="/boot/vmlinuz-{release}",
+    initrd_path="/boot/initrd-{release}-kdump",
+    commands={
+        "load": ["systemctl", "start", "kdump.service"],
+        "unload": ["systemctl", "stop", "kdump.service"],
+        "reload": ["systemctl", "restart", "kdump.service"],
+        "status": None,
+        "rebuild": ["mkdumprd", "-f"],
+    },
+    rebuild_by_load=False,
+    ready_text=None,
+    target_types=("local", "fs", "nfs", "ssh"),
+    calibrate=["kdumptool", "calibrate"],
+)
+
+FAMILIES = (DEBIAN, REDHAT, SUSE)
+BY_NAME = dict((f.name, f) for f in FAMILIES)
+NAMES = tuple(f.name for f in FAMILIES)
+# Where a boot initrd lives, per layout (for sizing before the kdump initrd exists).
+BOOT_INITRD_PATHS = ("/boot/initrd.img-{release}", "/boot/initramfs-{release}.img",
+                     "/boot/initrd-{release}")
+
+
+class FamilyError(ValueError):
+    """A family name or a host the collection does not know; the message says which."""
+
+
+def get(name):
+    """The record of family ``name``."""
+    try:
+        return BY_NAME[name]
+    except (KeyError, TypeError):
+        raise FamilyError("family: %r is not supported; expected one of %s"
+                          % (name, ", ".join(NAMES)))
+
+
+def parse_os_release(text):
+    """The variables of an os-release file (quotes removed)."""
+    out = {}
+    for line in (text or "").splitlines():
+        match = re.match(r"^\s*([A-Z0-9_]+)=(.*)$", line)
+        if not match:
+            continue
+        value = match.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[match.group(1)] = value
+    return out
+
+
+def detect_ids(distribution, id_like=()):
+    """The family of an os-release ``ID`` and ``ID_LIKE`` words, or None.
+
+    ``ID`` decides first (an exact match of a family's ids); then each ``ID_LIKE`` word in
+    order, so that a derivative follows the distribution it names first."""
+    distribution = (distribution or "").strip().lower()
+    for family in FAMILIES:
+        if distribution in family.ids:
+            return family
+    for word in id_like or ():
+        word = word.strip().lower()
+        for family in FAMILIES:
+            if word in family.ids or word in family.id_like:
+                return family
+    return None
+
+
+def detect(os_release_text):
+    """The family of an /etc/os-release text, or None."""
+    values = parse_os_release(os_release_text)
+    return detect_ids(values.get("ID", ""), values.get("ID_LIKE", "").split())
+
+
+def detect_name(os_release_text):
+    family = detect(os_release_text)
+    return family.name if family else None
