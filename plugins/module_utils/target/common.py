@@ -176,6 +176,25 @@ def fs_dir(target, facts, package):
     return join_under(mount[0], target.path), mount[0]
 
 
+def fs_record(target):
+    """The collection's record of an fs target beside the directory the tool uses (Debian,
+    SUSE): ``DEVICE PATH [FSTYPE]`` (none of them holds a space)."""
+    return " ".join([target.device, target.path] + ([target.fstype] if target.fstype else []))
+
+
+def read_fs_record(record, directory):
+    """The fs target a record describes, when ``directory`` (where the tool writes) ends with
+    its path; else None (the file was changed by hand since: a local directory)."""
+    words = (record or "").split()
+    if len(words) not in (2, 3):
+        return None
+    path = posixpath.normpath(words[1])
+    if path != "/" and not posixpath.normpath(directory).endswith(path):
+        return None
+    return dict(type="fs", device=words[0], path=path,
+                fstype=words[2] if len(words) == 3 else None)
+
+
 def known_hosts_name(host, port):
     if port == 22:
         return host

@@ -26,10 +26,11 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.common impo
     fs_dir,
     makedumpfile_words,
     merge_words,
+    fs_record,
     parse_makedumpfile_words,
     pin,
     pinned_key,
-    relative_to,
+    read_fs_record,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import (
@@ -158,7 +159,7 @@ class DebianTarget(FamilyTarget):
     def write_fs(self, target, conf, facts, plan):
         plan.local_dir, plan.mountpoint = fs_dir(target, facts, self.family.tool)
         conf.set("KDUMP_COREDIR", plan.local_dir)
-        conf.set(FS_RECORD, "%s:%s" % (target.device, target.path))
+        conf.set(FS_RECORD, fs_record(target))
 
     def write_nfs(self, target, conf, facts, plan):
         # kdump-tools mounts NFS on KDUMP_COREDIR (a local mount point) and writes the dump
@@ -183,7 +184,8 @@ class DebianTarget(FamilyTarget):
         fail = (conf.get("KDUMP_FAIL_CMD") or "").split()
         out = dict(path=conf.get("KDUMP_COREDIR") or "/var/crash", dump_level=level,
                    compression=compression, makedumpfile_args=other,
-                   failure_action=fail[0] if fail else None, final_action=None,
+                   # kdump-tools reboots when the dump fails (no KDUMP_FAIL_CMD) and after it.
+                   failure_action=fail[0] if fail else "reboot", final_action="reboot",
                    keep=int(conf.get("KDUMP_NUM_DUMPS") or 0),
                    cmdline_append=[w for w in append if w not in defaults], extra_modules=[])
         if conf.get("SSH"):
@@ -197,13 +199,10 @@ class DebianTarget(FamilyTarget):
         return out
 
     def read_fs(self, conf, directory):
-        device, _sep, path = conf.get(FS_RECORD).partition(":")
         # The record is the collection's; KDUMP_COREDIR is what kdump-tools uses. They agree
         # when the directory ends with the recorded path.
-        mountpoint = directory[:len(directory) - len(path)] if directory.endswith(path) else None
-        if mountpoint is None or relative_to(mountpoint or "/", directory) is None:
-            return dict(type="local")
-        return dict(type="fs", device=device, fstype=None, path=path)
+        found = read_fs_record(conf.get(FS_RECORD), directory)
+        return found or dict(type="local")
 
     def read_nfs(self, conf):
         return split_export(conf.get("NFS"), conf.get(NFS_RECORD))

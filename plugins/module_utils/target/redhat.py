@@ -53,7 +53,7 @@ class RedhatTarget(FamilyTarget):
         plan = Plan()
         conf = KdumpConf(files[CONF])
         if target.keep:
-            self.unsupported("keep", "kdump-utils keeps every dump; prune them with a timer or on"
+            self.unsupported("keep other than 0", "kdump-utils keeps every dump; prune them with a timer or on"
                              " the dump server")
         # One dump target: every other target line, and a --mount in dracut_args (kdumpctl
         # counts it as one), goes.
@@ -137,7 +137,8 @@ class RedhatTarget(FamilyTarget):
         out = dict(path=conf.get("path") or "/var/crash", dump_level=level,
                    compression=compression, makedumpfile_args=other,
                    failure_action=conf.get("failure_action") or conf.get("default"),
-                   final_action=conf.get("final_action"), keep=None,
+                   # kdump-utils keeps every dump.
+                   final_action=conf.get("final_action"), keep=0,
                    cmdline_append=(sysconfig.get(self.family.capture_append) or "").split(),
                    extra_modules=(conf.get("extra_modules") or "").split(),
                    auto_reset_crashkernel=None if reset is None else reset == "yes")

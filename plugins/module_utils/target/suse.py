@@ -26,8 +26,10 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.common impo
     FamilyTarget,
     Plan,
     fs_dir,
+    fs_record,
     makedumpfile_words,
     merge_words,
+    read_fs_record,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import (
@@ -89,7 +91,7 @@ class SuseTarget(FamilyTarget):
 
     def write_fs(self, target, conf, facts, plan):
         plan.local_dir, plan.mountpoint = fs_dir(target, facts, self.family.tool)
-        conf.set(FS_RECORD, "%s:%s" % (target.device, target.path))
+        conf.set(FS_RECORD, fs_record(target))
         return "file://" + plan.local_dir
 
     def write_nfs(self, target, conf, facts, plan):
@@ -112,7 +114,8 @@ class SuseTarget(FamilyTarget):
         out = dict(dump_level=int(conf.get("KDUMP_DUMPLEVEL") or 31),
                    compression=COMPRESSION_OF.get(conf.get("KDUMP_DUMPFORMAT") or "compressed",
                                                   "zlib"),
-                   makedumpfile_args=[], failure_action=None,
+                   # kdump reboots after a failed dump as after a saved one.
+                   makedumpfile_args=[], failure_action="reboot",
                    final_action="reboot" if conf.get("KDUMP_IMMEDIATE_REBOOT") == "yes" else None,
                    keep=int(keep) if keep and keep.isdigit() else 5,
                    cmdline_append=(conf.get(self.family.capture_append) or "").split(),
@@ -137,12 +140,7 @@ class SuseTarget(FamilyTarget):
         return out
 
     def read_fs(self, conf, directory):
-        record = conf.get(FS_RECORD)
-        if record:
-            device, _sep, path = record.partition(":")
-            if directory.endswith(path):
-                return dict(type="fs", device=device, fstype=None, path=path)
-        return dict(type="local", path=directory)
+        return read_fs_record(conf.get(FS_RECORD), directory) or dict(type="local", path=directory)
 
     @staticmethod
     def host_key(blob):
