@@ -75,6 +75,19 @@ def edit_entry_options(text, args, state, grubenv_kernelopts=None):
     return "".join(lines)
 
 
+def drop_entry_words(text, names):
+    """Entry text with the words named ``names`` (``crashkernel``) taken off its options
+    lines, ``$kernelopts`` and every other word kept."""
+    lines = text.splitlines(True)
+    for i, line in enumerate(lines):
+        match = _KEY.match(line.rstrip("\n"))
+        if match and match.group(2) == "options":
+            words = [w for w in split(match.group(4)) if w.split("=", 1)[0] not in names]
+            newline = "\n" if line.endswith("\n") else ""
+            lines[i] = "%soptions%s%s%s" % (match.group(1), match.group(3), join(words), newline)
+    return "".join(lines)
+
+
 def edit_kernel_cmdline_file(text, args, state):
     """/etc/kernel/cmdline: one line of arguments, seeds kernels installed later."""
     body = (text or "").strip("\n")

@@ -298,23 +298,74 @@ class GrubbyBackend(Backend):
             raise BootError("grubby --info=%s failed: %s" % (which, (err or out).strip()))
         return _bls.parse_grubby_info(out)
 
+    GRUBENV = ("/boot/grub2/grubenv", "/boot/efi/EFI/redhat/grubenv")
+
+    def entry_file(self, entry):
+        """The BLS file of a ``grubby --info`` entry (its ``id`` is the file name)."""
+        ident = entry.get("id") or ""
+        if not ident or "/" in ident:
+            return None
+        path = "/boot/loader/entries/%s.conf" % ident
+        return path if self.files.read(path) is not None else None
+
+    def kernelopts(self):
+        for path in self.GRUBENV:
+            for line in (self.files.read(path) or "").splitlines():
+                if line.startswith("kernelopts="):
+                    return line[len("kernelopts="):]
+        return ""
+
+    def effective(self, entry):
+        """The arguments an entry boots with, read from its file (``$kernelopts`` expanded
+        from grubenv) rather than from ``grubby --info``, which shows grubenv's value for an
+        entry that has its own options too and nothing for an entry without an options line.
+        ``(words, path, text)``; path None when the file is not found (then --info's args)."""
+        path = self.entry_file(entry)
+        if path is None:
+            return split(entry.get("args", "")), None, None
+        text = self.files.read(path)
+        options = _bls.parse_entry(text).get("options", "")
+        return split(options.replace("$kernelopts", self.kernelopts())), path, text
+
     def plan(self, args, state, kernels):
         checked = validate_args(args)
         target = {"all": "ALL", "default": "DEFAULT"}.get(kernels, kernels)
         if kernels not in ("all", "default") and not self.files.exists(kernels):
             raise BootError("kernel %s does not exist" % kernels)
         entries = self.info(target)
-        needs = any(split(e.get("args", "")) != apply(split(e.get("args", "")), args, state)
-                    for e in entries)
+        names = set(a.split("=", 1)[0] for a in args)
+        needs = False
+        files = {}
+        for entry in entries:
+            words, path, text = self.effective(entry)
+            if words == apply(words, args, state):
+                continue
+            own = _bls.parse_entry(text).get("options", "") if text is not None else None
+            if path is None:
+                needs = True
+            elif not own.strip():
+                # grubby adds nothing to an entry without an options line (it reports success
+                # and the entry stays as it was): the entry is edited here.
+                files[path] = _bls.edit_entry_options(text, args, state)
+            elif "$kernelopts" in own:
+                # grubby edits grubenv's kernelopts; the entry's own words for these arguments
+                # would stay beside it (and win), so they go here.
+                literal = [w for w in split(own.replace("$kernelopts", " "))
+                           if w.split("=", 1)[0] in names]
+                if literal:
+                    files[path] = _bls.drop_entry_words(text, names)
+                needs = True
+            else:
+                needs = True
         commands = _bls.grubby_argv(self.grubby, kernels, checked, state) if needs else []
-        files = changed_files(self.files, self.kernel_cmdline_file(args, state, kernels))
+        files.update(changed_files(self.files, self.kernel_cmdline_file(args, state, kernels)))
         return Plan(self.name, files, commands)
 
     def next_boot(self, kernels="default"):
         entries = self.info("DEFAULT")
         if not entries:
             raise BootError("grubby --info=DEFAULT shows no entry")
-        return entries[0].get("args", "")
+        return join(self.effective(entries[0])[0])
 
 
 # --- zipl ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import subprocess
 
@@ -345,3 +346,90 @@ def test_satisfied_and_managed_state():
     assert not satisfied(line, {"crashkernel": None}, "absent")
     assert satisfied(line, {"crashkernel": "2G"}, "absent")
     assert managed_state(line, {"crashkernel": None}) == {"crashkernel": ["1G,high", "256M,low"]}
+
+
+# --- grubby, against the recorded behaviour of Fedora's grubby-bls --------------------------
+# tests/unit/fixtures/upstream/grubby_bls.json: grubby-bls of fedora-riscv/grubby, run
+# unchanged (hacking/record/grubby_bls.py); each step's stdout and the files it changed.
+
+def recorded(name, rev="d6967109"):
+    with open(os.path.join(FIXTURES, "upstream", "grubby_bls.json")) as handle:
+        data = json.load(handle)
+    return [c for c in data["cases"] if c["name"] == name and c["rev"].startswith(rev)][0]
+
+
+def replay_host(tmp_path, case):
+    """A host holding the case's files before its first step; grubby answers --info from
+    the first recorded --info of that form."""
+    answers = {}
+    for step in case["steps"]:
+        key = " ".join(step["argv"])
+        if "--info" in key and key not in answers:
+            answers[key] = (step["rc"], step["stdout"], step["stderr"])
+    if "grubby --info=DEFAULT" not in answers:
+        # saved_entry is the index 0 entry in these cases: DEFAULT is --info=ALL's first.
+        rc, out, err = answers["grubby --info=ALL"]
+        answers["grubby --info=DEFAULT"] = (rc, out.split("index=1")[0], err)
+    host = Host(tmp_path, {"grubby"}, answers)
+    for path, text in case["files_before"].items():
+        host.write(path, text)
+    return host
+
+
+def run_recorded(host, case, argv):
+    """Apply what the recorded grubby did for ``argv`` (its files_after) to the host."""
+    key = " ".join(["grubby"] + [a for a in argv[1:]])
+    steps = [s for s in case["steps"] if " ".join(s["argv"]) == key]
+    assert steps, "no recorded step for %s" % key
+    for path, text in (steps[0]["files_after"] or {}).items():
+        host.write(path, text)
+
+
+def test_grubby_entry_without_options_line_converges(tmp_path):
+    """grubby-bls adds nothing to an entry without an options line (it reports success):
+    the entries are edited by the backend, and the second plan is empty."""
+    case = recorded("case2_no_options_line")
+    host = replay_host(tmp_path, case)
+    backend = make_backend("grubby", host.files(), "x86_64")
+    plan = backend.plan({"crashkernel": "256M"}, "present", "all")
+    entries = [p for p in plan.files if p.startswith("/boot/loader/entries/")]
+    assert len(entries) == 3
+    host.apply(plan)
+    for argv in plan.commands:
+        run_recorded(host, case, argv)
+    backend = make_backend("grubby", host.files(), "x86_64")
+    again = backend.plan({"crashkernel": "256M"}, "present", "all")
+    assert [p for p in again.files if p.startswith("/boot/loader/")] == [] and again.commands == []
+    assert "crashkernel=256M" in backend.next_boot().split()
+
+
+def test_grubby_kernelopts_entry_with_its_own_crashkernel_loses_it(tmp_path):
+    """'options $kernelopts crashkernel=256M': grubby-bls --remove-args edits grubenv only and
+    the entry keeps its own value (recorded); the backend takes it off the entry, and the
+    next boot read from the files (not --info) has no crashkernel= left."""
+    case = recorded("case6c_kernelopts_plus_own_crashkernel")
+    host = replay_host(tmp_path, case)
+    backend = make_backend("grubby", host.files(), "x86_64")
+    plan = backend.plan({"crashkernel": None}, "absent", "all")
+    assert plan.commands == [["/usr/sbin/grubby", "--update-kernel=ALL", "--remove-args=crashkernel"]]
+    host.apply(plan)
+    run_recorded(host, case, plan.commands[0])
+    with open(os.path.join(str(tmp_path), "boot/loader/entries/"
+              "0123456789abcdef0123456789abcdef-5.14.0-427.13.1.el9_4.x86_64.conf")) as handle:
+        assert "options $kernelopts\n" in handle.read()
+    backend = make_backend("grubby", host.files(), "x86_64")
+    assert "crashkernel" not in backend.next_boot()
+    assert backend.plan({"crashkernel": None}, "absent", "all").commands == []
+
+
+def test_grubby_next_boot_reads_the_entry_not_info(tmp_path):
+    """After the recorded --remove-args, grubby --info still shows the entry's own value; a
+    host whose --info said nothing would not fool the check either: the file is read."""
+    case = recorded("case6c_kernelopts_plus_own_crashkernel")
+    host = replay_host(tmp_path, case)
+    run_recorded(host, case, ["grubby", "--update-kernel=ALL", "--remove-args=crashkernel"])
+    host.answers["grubby --info=DEFAULT"] = (0, 'index=0\nkernel="/boot/vmlinuz-5.14.0-427.13.1'
+                                             '.el9_4.x86_64"\nargs="ro quiet"\nid="0123456789abcdef'
+                                             '0123456789abcdef-5.14.0-427.13.1.el9_4.x86_64"\n', "")
+    backend = make_backend("grubby", host.files(), "x86_64")
+    assert "crashkernel=256M" in backend.next_boot().split()
