@@ -204,56 +204,10 @@ fingerprint:
   type: dict
 """
 
-import json
-import os
-import tempfile
-
-
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
-from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
-from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
-    BOOT_UNIT,
-    INITRD_INPUTS,
-    SERVICE,
-    STATE_FILE,
-    Capture,
-    KexecError,
-    boot_action,
-    capture_cmdline,
-    choose_syscall,
-    decide,
-    fingerprint,
-    fits,
-    kexec_argv,
-    unload_argv,
-)
-
-ENV = {"LC_ALL": "C", "LANG": "C"}
-
-
-class Runner(object):
-    def __init__(self, module):
-        self.module = module
-        self.commands = []
-
-    def __call__(self, argv, what):
-        self.commands.append(list(argv))
-        rc, out, err = self.module.run_command(argv, environ_update=ENV)
-        if rc != 0:
-            raise KexecError("%s: %s failed (rc=%d): %s" % (
-                what, " ".join(argv), rc, (err or out).strip()))
-        return out
-
-
-def save_state(module, data):
-    directory = os.path.dirname(STATE_FILE)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".kexec_crash-")
-    with os.fdopen(handle, "w") as out:
-        json.dump(data, out, indent=1, sort_keys=True)
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, STATE_FILE)
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.service import Host, KexecCrash
+from ansible_collections.crashdump.kdump.plugins.module_utils.family.records import NAMES
+from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import CommandRunner
 
 
 def main():
@@ -261,7 +215,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", default="loaded", choices=["loaded", "reloaded", "unloaded"]),
             method=dict(type="str", default="service", choices=["service", "direct"]),
-            family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
+            family=dict(type="str", default="auto", choices=["auto"] + list(NAMES)),
             kernel=dict(type="path"),
             initrd=dict(type="path"),
             cmdline=dict(type="str"),
@@ -272,147 +226,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    capture = Capture("/")
-    family = p["family"]
-    if family == "auto":
-        family = records.detect_name(capture.read_text("/etc/os-release"))
-        if family is None:
-            module.fail_json(msg="/etc/os-release: cannot tell the kdump implementation of this"
-                                 " distribution; set family")
-    if p["method"] == "service" and (p["kernel"] or p["initrd"] or p["cmdline"] or p["kexec_args"]):
-        module.fail_json(msg="kernel, initrd, cmdline and kexec_args are for method=direct; the"
-                             " service takes them from its own configuration")
-    release = os.uname()[2]
-    default_kernel, default_initrd = capture.defaults(family, release)
-    kernel = p["kernel"] or default_kernel
-    initrd = p["initrd"] or default_initrd
-    cmdline = p["cmdline"] or capture_cmdline(family, capture.read_text("/proc/cmdline", ""),
-                                              capture.config(family))
-    notes = []
-    result = dict(changed=False, family=family, method=p["method"], kernel=kernel, initrd=initrd,
-                  cmdline=cmdline, actions=[], reasons=[], rebuilt=False, commands=[], notes=notes)
-    try:
-        reserved = capture.reserved() or 0
-        loaded = capture.loaded()
-        secure_boot, lockdown = capture.secure()
-        syscall, note = choose_syscall(p["syscall"], os.uname()[4], secure_boot, lockdown)
-    except KexecError as exc:
-        module.fail_json(msg=str(exc), **result)
-    if p["method"] == "service":
-        # The tool picks the system call itself (kdump-config: -s under Secure Boot).
-        syscall, note = "service", None
-    if note:
-        notes.append(note)
-    result.update(reserved=reserved, loaded=loaded, syscall=syscall)
-
-    if p["state"] != "unloaded":
-        if reserved == 0:
-            module.fail_json(msg="no memory is reserved for a capture kernel"
-                                 " (/sys/kernel/kexec_crash_size is 0): put crashkernel= on the"
-                                 " kernel command line (kernel_cmdline) and reboot first", **result)
-        if not os.path.isfile(kernel):
-            module.fail_json(msg="the capture kernel %s does not exist; install the kernel or set"
-                                 " kernel" % kernel, **result)
-    initrd_exists = os.path.isfile(initrd)
-    config_files = list(INITRD_INPUTS[family])
-    current = None
-    if initrd_exists and os.path.isfile(kernel):
-        current = fingerprint(kernel, initrd, cmdline, syscall, config_files)
-    stored = capture.stored()
-    rebuild = p["rebuild"]
-    if p["method"] == "direct" and family != "debian" and rebuild != "never" and not initrd_exists:
-        module.fail_json(msg="%s does not exist; method=direct builds the initrd only on Debian"
-                             " (kdump-tools' hook); build it with the service or set initrd"
-                             % initrd, **result)
-    actions, reasons = decide(p["state"], loaded, stored, current, initrd_exists, rebuild)
-    if loaded and stored is None and not actions and current is not None:
-        notes.append("the capture kernel the service loaded is adopted: its inputs are recorded"
-                     " for the next run")
-    result.update(actions=actions, reasons=reasons)
-    if current is not None and "load" in actions and "rebuild" not in actions:
-        problem = fits(reserved, kernel, initrd)
-        if problem:
-            module.fail_json(msg=problem, **result)
-
-    # One record of every command run, the boot step's and the load's alike.
-    run = Runner(module)
-    result["commands"] = run.commands
-    if p["enabled"] is not None:
-        unit = BOOT_UNIT[family]
-        systemctl = module.get_bin_path("systemctl")
-        if systemctl is None:
-            module.fail_json(msg="enabled=%s needs systemctl, which is not on this host's PATH"
-                                 % p["enabled"], **result)
-        rc, out, err = module.run_command([systemctl, "is-enabled", unit], environ_update=ENV)
-        try:
-            boot = boot_action(p["enabled"], unit, rc, out or err)
-        except KexecError as exc:
-            module.fail_json(msg=str(exc), **result)
-        if boot:
-            result["changed"] = True
-            if not module.check_mode:
-                try:
-                    run([systemctl, boot, unit], "%s %s at boot" % (boot[:-1] + "ing", unit))
-                except KexecError as exc:
-                    module.fail_json(msg=str(exc), **result)
-        result["enabled"] = p["enabled"]
-
-    if not actions:
-        if loaded and stored is None and current is not None and not module.check_mode:
-            save_state(module, current)
-        if loaded and current is not None:
-            result["fingerprint"] = current
-        module.exit_json(**result)
-    result["changed"] = True
-    if module.check_mode:
-        module.exit_json(**result)
-
-    load_cmd, unload_cmd, _reload_cmd = SERVICE[family]
-    kexec = module.get_bin_path("kexec", required=p["method"] == "direct")
-    try:
-        for action in actions:
-            if action == "unload":
-                if p["method"] == "service":
-                    run(list(unload_cmd), "unloading")
-                else:
-                    run(unload_argv(kexec, syscall), "unloading")
-            elif action == "rebuild":
-                record = records.get(family)
-                if record.rebuild_by_load:
-                    # The service's load builds a missing initrd (kdump-config's kernel hook).
-                    if initrd_exists:
-                        os.unlink(initrd)
-                    if p["method"] == "direct":
-                        run(record.argv("rebuild", release), "building the kdump initrd")
-                else:
-                    run(record.argv("rebuild", release), "rebuilding the kdump initrd")
-                result["rebuilt"] = True
-            elif action == "load":
-                if p["method"] == "service":
-                    run(list(load_cmd), "loading")
-                else:
-                    problem = fits(reserved, kernel, initrd)
-                    if problem:
-                        raise KexecError(problem)
-                    run(kexec_argv(kexec, syscall, kernel, initrd, cmdline, p["kexec_args"]),
-                        "loading")
-        result["loaded"] = capture.loaded()
-        if "load" in actions and not result["loaded"]:
-            raise KexecError("%s reported success but /sys/kernel/kexec_crash_loaded is still 0"
-                             % " ".join(run.commands[-1]))
-        if result["loaded"]:
-            if not os.path.isfile(initrd):
-                raise KexecError("the capture kernel is loaded but %s does not exist: the service"
-                                 " loaded another initrd; set initrd" % initrd)
-            current = fingerprint(kernel, initrd, cmdline, syscall, config_files)
-            save_state(module, current)
-            result["fingerprint"] = current
-        elif os.path.exists(STATE_FILE):
-            os.unlink(STATE_FILE)
-    except (KexecError, OSError) as exc:
-        result["loaded"] = capture.loaded()
-        module.fail_json(msg=str(exc), **result)
+    runner = CommandRunner(module.run_command, module.get_bin_path)
+    host = Host(runner, check_mode=module.check_mode, atomic_move=module.atomic_move)
+    result, error = KexecCrash(host).run_params(module.params)
+    if error:
+        module.fail_json(msg=error, **result)
     module.exit_json(**result)
 
 

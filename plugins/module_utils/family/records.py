@@ -142,6 +142,56 @@ REDHAT = Family(
     rebuild_by_load=False,
     ready_text=None,
     target_types=("local", "fs", "raw", "nfs", "ssh"),
+    # kdumpctl's own default, asked on the host when it can answer (kdump-utils and
+    # kexec-tools from 2.0.23-2): `kdumpctl get-default-crashkernel kdump|fadump`.
+    default_crashkernel=["kdumpctl", "get-default-crashkernel"],
+    # kdump-lib.sh's kdump_get_arch_recommend_crashkernel by the tool version that has it
+    # (tests/unit/fixtures/upstream/kdump_utils_crashkernel.json records its output at 17
+    # revisions of rhkdump/kdump-utils). Each era lists what changed from the one before;
+    # versions are ("kexec-tools", "2.0.23-2") or ("kdump-utils", "1.0.53").
+    crashkernel_history=(
+        dict(since=("kexec-tools", "2.0.23-2"),
+             x86_64="1G-4G:192M,4G-64G:256M,64G-102400T:512M",
+             s390x="1G-4G:192M,4G-64G:256M,64G-102400T:512M",
+             aarch64="2G-102400T:448M",
+             ppc64le="2G-4G:384M,4G-16G:512M,16G-64G:1G,64G-128G:2G,128G-102400T:4G",
+             ppc64le_fadump=("4G-16G:768M,16G-64G:1G,64G-128G:2G,128G-1T:4G,1T-2T:6G,2T-4T:12G,"
+                             "4T-8T:20G,8T-16T:36G,16T-32T:64G,32T-64T:128G,64T-102400T:180G")),
+        dict(since=("kexec-tools", "2.0.23-4"),
+             x86_64="1G-4G:192M,4G-64G:256M,64G-:512M",
+             s390x="1G-4G:192M,4G-64G:256M,64G-:512M",
+             aarch64="2G-:448M",
+             ppc64le="2G-4G:384M,4G-16G:512M,16G-64G:1G,64G-128G:2G,128G-:4G",
+             ppc64le_fadump=("4G-16G:768M,16G-64G:1G,64G-128G:2G,128G-1T:4G,1T-2T:6G,2T-4T:12G,"
+                             "4T-8T:20G,8T-16T:36G,16T-32T:64G,32T-64T:128G,64T-:180G")),
+        dict(since=("kexec-tools", "2.0.24-4"), aarch64="1G-4G:256M,4G-64G:320M,64G-:576M"),
+        # aarch64: +100M for a 64k kernel, +384M more with arm-smmu; mlx5 +200M (64k) or +150M.
+        dict(since=("kexec-tools", "2.0.26-7"), arm64_64k=100, arm_smmu_64k=384, mlx5_64k=200,
+             mlx5_4k=150),
+        # x86_64 (and the s390x branch): +64M while AMD SME/SEV is active.
+        dict(since=("kexec-tools", "2.0.27-4"), sme_sev=64),
+        dict(since=("kdump-utils", "1.0.53"), x86_64="2G-64G:256M,64G-:512M",
+             s390x="2G-64G:256M,64G-:512M"),
+        dict(since=("kdump-utils", "1.0.54"), aarch64="2G-4G:256M,4G-64G:320M,64G-:576M"),
+        # ppc64le: +1M per capture CPU (nr_cpus of KDUMP_ or FADUMP_COMMANDLINE_APPEND, as the
+        # running dump mode says; 1 when absent), before the kdump/fadump table is chosen.
+        dict(since=("kdump-utils", "1.0.60"), ppc64le_per_cpu=1),
+    ),
+    # The tool version a release shipped, for a host whose kdump-utils / kexec-tools is not
+    # installed yet (tests/unit/fixtures/upstream/kdump_utils_crashkernel.md: sources; RHEL
+    # builds carry backports, so the installed version and kdumpctl's own answer come first).
+    shipped=(
+        (("fedora", 36), ("kexec-tools", "2.0.23-3")),
+        (("fedora", 38), ("kexec-tools", "2.0.26-2")),
+        (("fedora", 39), ("kexec-tools", "2.0.26-8")),
+        (("fedora", 40), ("kdump-utils", "1.0.42")),
+        (("fedora", 41), ("kdump-utils", "1.0.47")),
+        (("fedora", 42), ("kdump-utils", "1.0.54")),
+        (("rhel", 8), ("kexec-tools", "2.0.26-14")),
+        (("rhel", 9), ("kexec-tools", "2.0.29-5")),
+        (("rhel", 10), ("kdump-utils", "1.0.51")),
+        (("rhel", 10, 1), ("kdump-utils", "1.0.54")),
+    ),
 )
 
 SUSE = Family(
@@ -193,6 +243,25 @@ BOOT_INITRD_PATHS = ("/boot/initrd.img-{release}", "/boot/initramfs-{release}.im
 
 class FamilyError(ValueError):
     """A family name or a host the collection does not know; the message says which."""
+
+
+def version_key(package_version):
+    """Sort key of ``(package, version)``: every kdump-utils after every kexec-tools (it was
+    split out of it), versions by their numbers (``2.0.27-8.el9`` -> 2, 0, 27, 8)."""
+    package, version = package_version
+    numbers = tuple(int(n) for n in re.findall(r"\d+", (version or "").split(".el")[0])[:4])
+    return (1 if package == "kdump-utils" else 0,) + numbers
+
+
+def crashkernel_era(package_version):
+    """kdump-lib.sh's default-crashkernel data for a tool version (the eras up to it merged),
+    or None for a version that has no such function (before kexec-tools 2.0.23-2)."""
+    key = version_key(package_version)
+    merged = None
+    for era in REDHAT.crashkernel_history:
+        if version_key(era["since"]) <= key:
+            merged = dict(merged or {}, **era)
+    return merged
 
 
 def get(name):

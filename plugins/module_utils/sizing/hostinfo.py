@@ -220,15 +220,18 @@ class HostReader(object):
                 return candidate
         return None
 
-    def command(self, name, args):
-        """Run a tool if the host has it; None when it is missing or fails."""
+    def command(self, name, args, quiet=False):
+        """Run a tool if the host has it; None when it is missing or fails (a note says so,
+        unless ``quiet``: a question whose "no" is an answer)."""
         binary = self.which(name)
         if not binary or self.run is None:
             return None
         rc, out, err = self.run([binary] + list(args))
         if rc != 0:
             detail = (err or out or "").strip()[:200]
-            self.notes.append("%s %s failed (rc=%s): %s" % (name, " ".join(args), rc, detail))
+            if not quiet:
+                self.notes.append("%s %s failed (rc=%s): %s" % (name, " ".join(args), rc,
+                                                                 detail))
             return None
         return out
 
@@ -324,6 +327,25 @@ class HostReader(object):
                         return parse_nr_cpus(line)
         return 1
 
+    def redhat_tool(self, fadump=False):
+        """``((package, version), default)``: the kdump-utils (or, before it, kexec-tools)
+        installed, and what its kdumpctl says the default crashkernel= is here; Nones where
+        the host cannot say."""
+        tool = None
+        query = records.REDHAT.version_query
+        for package in records.REDHAT.tool_packages:
+            out = self.command(query[0], query[1:] + [package], quiet=True)
+            line = (out or "").strip().splitlines()
+            if line and re.match(r"^\d[\w.+~-]*$", line[0]) and "not installed" not in line[0]:
+                tool = (package, line[0])
+                break
+        argv = records.REDHAT.default_crashkernel
+        out = self.command(argv[0], argv[1:] + ["fadump" if fadump else "kdump"], quiet=True)
+        default = (out or "").strip()
+        if not re.match(r"^[0-9][0-9A-Za-z:,.@-]*$", default):
+            default = None
+        return tool, default
+
     def suse_calibrate(self):
         argv = records.SUSE.calibrate
         out = self.command(argv[0], argv[1:])
@@ -375,6 +397,8 @@ class HostReader(object):
             "fadump": fadump,
             "suse_calibrate": self.suse_calibrate() if _is_suse(os_release) else None,
         }
+        if _family(os_release) is records.REDHAT:
+            facts["tool_version"], facts["tool_default"] = self.redhat_tool(fadump)
         state = {
             "cmdline": cmdline,
             "kexec_crash_size": read_sysfs_int(self.path("sys/kernel/kexec_crash_size")),
@@ -387,9 +411,12 @@ class HostReader(object):
         return facts, state
 
 
+def _family(os_release):
+    return records.detect_ids(os_release.get("ID", ""), os_release.get("ID_LIKE", "").split())
+
+
 def _is_suse(os_release):
-    family = records.detect_ids(os_release.get("ID", ""), os_release.get("ID_LIKE", "").split())
-    return family is records.SUSE
+    return _family(os_release) is records.SUSE
 
 
 def _memtotal(text):

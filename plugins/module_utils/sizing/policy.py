@@ -42,14 +42,6 @@ PLACEMENTS = ("auto", "low", "high")
 
 # --- distribution tables (REFERENCE: kdump-utils kdump-lib.sh, Debian and
 # Ubuntu kdump-tools grub.d files, SUSE kdumptool) ---------------------------
-KDUMP_UTILS_X86 = "2G-64G:256M,64G-:512M"
-KDUMP_UTILS_X86_OLD = "1G-4G:192M,4G-64G:256M,64G-:512M"
-KDUMP_UTILS_ARM64 = "2G-4G:256M,4G-64G:320M,64G-:576M"
-KDUMP_UTILS_ARM64_OLD = "1G-4G:256M,4G-64G:320M,64G-:576M"
-KDUMP_UTILS_PPC64LE = "2G-4G:384M,4G-16G:512M,16G-64G:1G,64G-128G:2G,128G-:4G"
-KDUMP_UTILS_PPC64LE_FADUMP = (
-    "4G-16G:768M,16G-64G:1G,64G-128G:2G,128G-1T:4G,1T-2T:6G,2T-4T:12G,4T-8T:20G,"
-    "8T-16T:36G,16T-32T:64G,32T-64T:128G,64T-:180G")
 DEBIAN_12_AMD64 = "384M-:128M"
 DEBIAN_13_AMD64 = "512M-:192M"
 DEBIAN_LARGE = "2G-4G:320M,4G-32G:512M,32G-64G:1024M,64G-128G:2048M,128G-:4096M"
@@ -57,11 +49,13 @@ UBUNTU_OLD_AMD64 = "512M-:192M"
 SUSE_FALLBACK = "192M"
 SUSE_FALLBACK_PPC64 = "384M"
 
-SME_SEV_EXTRA = 64 * MIB
-MLX5_EXTRA_4K = 150 * MIB
-MLX5_EXTRA_64K = 200 * MIB
-ARM64_64K_EXTRA = 100 * MIB
-ARM_SMMU_64K_EXTRA = 384 * MIB
+# The add-ons of kdump-utils' newest table (family/records.py), which the estimate counts too.
+_NEWEST = records.crashkernel_era(records.REDHAT.crashkernel_history[-1]["since"])
+SME_SEV_EXTRA = _NEWEST["sme_sev"] * MIB
+MLX5_EXTRA_4K = _NEWEST["mlx5_4k"] * MIB
+MLX5_EXTRA_64K = _NEWEST["mlx5_64k"] * MIB
+ARM64_64K_EXTRA = _NEWEST["arm64_64k"] * MIB
+ARM_SMMU_64K_EXTRA = _NEWEST["arm_smmu_64k"] * MIB
 
 # --- estimate constants ------------------------------------------------------
 # kdumpctl estimate: 16M of capture-kernel runtime memory.
@@ -125,6 +119,10 @@ class HostFacts(object):
         "arm_smmu": False,
         "fadump": False,
         "suse_calibrate": None,
+        # Fedora/RHEL: ("kdump-utils" or "kexec-tools", version) installed, and kdumpctl's
+        # own default (`kdumpctl get-default-crashkernel`) when it could answer.
+        "tool_version": None,
+        "tool_default": None,
     }
 
     def __init__(self, **kwargs):
@@ -136,6 +134,8 @@ class HostFacts(object):
         self.arch = normalise_arch(self.arch)
         self.distribution = (self.distribution or "").lower()
         self.id_like = tuple(x.lower() for x in (self.id_like or ()))
+        if self.tool_version is not None:
+            self.tool_version = tuple(self.tool_version)
 
     @property
     def page_64k(self):
@@ -262,45 +262,84 @@ def distro_value(facts):
                       % (facts.distribution or "unknown", facts.version))
 
 
-def _kdump_utils_value(facts, version):
-    arch = facts.arch
-    dist = facts.distribution
-    if dist == "fedora":
-        new = version is None or version[0] >= 41
-    else:
-        new = version is None or version[0] >= 10
-    era = "kdump-utils" if new else "kexec-tools (before 2025)"
+def redhat_table(tool, arch, kernel_release="", fadump=False, sme_sev=False, mlx5=False,
+                 arm_smmu=False, nr_cpus=1, page_64k=False):
+    """What kdump-lib.sh's kdump_get_arch_recommend_crashkernel of kdump-utils / kexec-tools
+    version ``tool`` (``(package, version)``) prints for this host, and the add-ons it
+    applied as ``[(reason, bytes)]``; ``(None, [])`` when that version has no such function
+    or no value for ``arch``."""
+    era = records.crashkernel_era(tool)
+    if era is None:
+        return None, []
     addons = []
     if arch in ("x86_64", "s390x"):
-        value = KDUMP_UTILS_X86 if new else KDUMP_UTILS_X86_OLD
-        if facts.sme_sev:
-            addons.append(("AMD SME/SEV active", SME_SEV_EXTRA))
+        value = era[arch]
+        if sme_sev and era.get("sme_sev"):
+            addons.append(("AMD SME/SEV active", era["sme_sev"] * MIB))
     elif arch == "aarch64":
-        value = KDUMP_UTILS_ARM64 if new else KDUMP_UTILS_ARM64_OLD
-        if facts.page_64k or "64k" in (facts.kernel_release or ""):
-            addons.append(("64 KiB page kernel", ARM64_64K_EXTRA))
-            if facts.arm_smmu:
-                addons.append(("arm-smmu with 64 KiB pages", ARM_SMMU_64K_EXTRA))
-            if facts.mlx5:
-                addons.append(("mlx5 NIC with 64 KiB pages", MLX5_EXTRA_64K))
-        elif facts.mlx5:
-            addons.append(("mlx5 NIC", MLX5_EXTRA_4K))
+        value = era["aarch64"]
+        if (page_64k or "64k" in (kernel_release or "")) and era.get("arm64_64k"):
+            addons.append(("64 KiB page kernel", era["arm64_64k"] * MIB))
+            if arm_smmu:
+                addons.append(("arm-smmu with 64 KiB pages", era["arm_smmu_64k"] * MIB))
+            if mlx5:
+                addons.append(("mlx5 NIC with 64 KiB pages", era["mlx5_64k"] * MIB))
+        elif mlx5 and era.get("mlx5_4k"):
+            addons.append(("mlx5 NIC", era["mlx5_4k"] * MIB))
     elif arch == "ppc64le":
-        if facts.fadump:
-            value = KDUMP_UTILS_PPC64LE_FADUMP
-            era += ", fadump"
-        else:
-            value = KDUMP_UTILS_PPC64LE
-            cpus = int(facts.capture_cpus or 1)
+        value = era["ppc64le_fadump" if fadump else "ppc64le"]
+        if era.get("ppc64le_per_cpu"):
+            cpus = max(1, int(nr_cpus or 1))
             addons.append(("%d capture CPU%s (nr_cpus)" % (cpus, "" if cpus == 1 else "s"),
-                           cpus * MIB))
+                           cpus * era["ppc64le_per_cpu"] * MIB))
     else:
-        raise SizingError("kdump-utils has no default reservation for %s; use policy"
-                          " estimate or fixed" % arch)
+        return None, []
     delta = sum(b for _r, b in addons)
-    if delta:
-        value = add_to_sizes(value, delta)
-    return value, "%s %s default (%s)" % (facts.distribution, facts.version, era), addons
+    return (add_to_sizes(value, delta) if delta else value), addons
+
+
+def shipped_tool(facts):
+    """The kdump-utils / kexec-tools version the host's release shipped (family/records.py),
+    for a host where it is not installed yet; None when the release is unknown."""
+    version = _major_minor(facts.version)
+    if version is None:
+        return None
+    dist = "fedora" if facts.distribution == "fedora" else "rhel"
+    found = None
+    for key, tool in records.REDHAT.shipped:
+        if key[0] == dist and tuple(key[1:]) <= version:
+            found = tool
+    return found
+
+
+def _kdump_utils_value(facts, version):
+    label = "%s %s" % (facts.distribution, facts.version)
+    if facts.tool_default:
+        return (facts.tool_default, "%s default (kdumpctl get-default-crashkernel, %s %s on this"
+                " host)" % (label, facts.tool_version[0], facts.tool_version[1])
+                if facts.tool_version else "%s default (kdumpctl get-default-crashkernel)" % label,
+                [])
+    tool, how = facts.tool_version, "installed"
+    if tool is None:
+        tool, how = shipped_tool(facts), "as the release shipped it; not installed yet"
+    if tool is None:
+        tool, how = records.REDHAT.crashkernel_history[-1]["since"], "newest known; release unknown"
+    value, addons = redhat_table(tool, facts.arch, facts.kernel_release, facts.fadump,
+                                 facts.sme_sev, facts.mlx5, facts.arm_smmu, facts.capture_cpus,
+                                 facts.page_64k)
+    if value is None and facts.arch in ("x86_64", "s390x", "aarch64", "ppc64le"):
+        # Before kexec-tools 2.0.23-2 the tool has no table (RHEL 8 used crashkernel=auto):
+        # the first table it had.
+        first = records.REDHAT.crashkernel_history[0]["since"]
+        value, addons = redhat_table(first, facts.arch, facts.kernel_release, facts.fadump,
+                                     facts.sme_sev, facts.mlx5, facts.arm_smmu,
+                                     facts.capture_cpus, facts.page_64k)
+        how += "; it has no default table, so kexec-tools %s's is used" % first[1]
+    if value is None:
+        raise SizingError("kdump-utils has no default reservation for %s; use policy"
+                          " estimate or fixed" % facts.arch)
+    mode = ", fadump" if facts.fadump and facts.arch == "ppc64le" else ""
+    return value, "%s default (%s %s, %s%s)" % (label, tool[0], tool[1], how, mode), addons
 
 
 def _explain(source, ck, reserved, facts):

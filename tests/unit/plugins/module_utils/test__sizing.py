@@ -67,24 +67,26 @@ def facts(**kw):
     (dict(distribution="pop", id_like=("ubuntu", "debian"), version="24.04"),
      "2G-4G:320M,4G-32G:512M,32G-64G:1G,64G-128G:2G,128G-:4G"),
     # kdump-utils (Fedora >= 41, RHEL 10) and before 2025 (RHEL 9, Fedora 40)
-    (dict(distribution="fedora", version="41"), "2G-64G:256M,64G-:512M"),
-    (dict(distribution="rhel", version="10.0"), "2G-64G:256M,64G-:512M"),
+    (dict(distribution="fedora", tool_version=("kdump-utils", "1.0.61"), version="41"), "2G-64G:256M,64G-:512M"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0"), "2G-64G:256M,64G-:512M"),
+    # AlmaLinux 10.0 without kdump-utils installed: the 1.0.51 it shipped, before the 2G table.
     (dict(distribution="almalinux", id_like=("rhel", "centos", "fedora"), version="10.0"),
-     "2G-64G:256M,64G-:512M"),
-    (dict(distribution="centos", version="10"), "2G-64G:256M,64G-:512M"),
-    (dict(distribution="rhel", version="10.0", arch="s390x"), "2G-64G:256M,64G-:512M"),
+     "1G-4G:192M,4G-64G:256M,64G-:512M"),
+    (dict(distribution="centos", tool_version=("kdump-utils", "1.0.61"), version="10"), "2G-64G:256M,64G-:512M"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="s390x"), "2G-64G:256M,64G-:512M"),
     (dict(distribution="rhel", version="9.4"), "1G-4G:192M,4G-64G:256M,64G-:512M"),
     (dict(distribution="rocky", id_like=("rhel", "centos", "fedora"), version="9.5"),
      "1G-4G:192M,4G-64G:256M,64G-:512M"),
     (dict(distribution="fedora", version="40"), "1G-4G:192M,4G-64G:256M,64G-:512M"),
     (dict(distribution="rhel", version="9.4", arch="s390x"), "1G-4G:192M,4G-64G:256M,64G-:512M"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64"), "2G-4G:256M,4G-64G:320M,64G-:576M"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64"), "2G-4G:256M,4G-64G:320M,64G-:576M"),
     (dict(distribution="rhel", version="9.4", arch="aarch64"), "1G-4G:256M,4G-64G:320M,64G-:576M"),
-    (dict(distribution="rhel", version="10.0", arch="ppc64le"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="ppc64le"),
      "2G-4G:385M,4G-16G:513M,16G-64G:1025M,64G-128G:2049M,128G-:4097M"),
-    (dict(distribution="rhel", version="10.0", arch="ppc64le", fadump=True, system_ram=8 * G),
-     "4G-16G:768M,16G-64G:1G,64G-128G:2G,128G-1T:4G,1T-2T:6G,2T-4T:12G,4T-8T:20G,"
-     "8T-16T:36G,16T-32T:64G,32T-64T:128G,64T-:180G"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="ppc64le", fadump=True, system_ram=8 * G),
+     # kdump-utils 1.0.60+: one megabyte per capture CPU before the fadump table is chosen.
+     "4G-16G:769M,16G-64G:1025M,64G-128G:2049M,128G-1T:4097M,1T-2T:6145M,2T-4T:12289M,"
+     "4T-8T:20481M,8T-16T:36865M,16T-32T:65537M,32T-64T:131073M,64T-:184321M"),
     # SUSE
     (dict(distribution="sles", version="15.6"), "192M"),
     (dict(distribution="opensuse-leap", id_like=("suse", "opensuse"), version="15.6"), "192M"),
@@ -99,26 +101,26 @@ def test_distro_tables(kw, value):
 
 
 @pytest.mark.parametrize("kw, value, addon", [
-    (dict(distribution="rhel", version="10.0", sme_sev=True), "2G-64G:320M,64G-:576M", "SME/SEV"),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", sme_sev=True), "2G-64G:320M,64G-:576M", "SME/SEV"),
     (dict(distribution="rhel", version="9.4", sme_sev=True),
      "1G-4G:256M,4G-64G:320M,64G-:576M", "SME/SEV"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", mlx5=True),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", mlx5=True),
      "2G-4G:406M,4G-64G:470M,64G-:726M", "mlx5"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", page_size=65536),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", page_size=65536),
      "2G-4G:356M,4G-64G:420M,64G-:676M", "64 KiB"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64",
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64",
           kernel_release="6.12.0-55.el10.aarch64+64k"),
      "2G-4G:356M,4G-64G:420M,64G-:676M", "64 KiB"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", page_size=65536, arm_smmu=True),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", page_size=65536, arm_smmu=True),
      "2G-4G:740M,4G-64G:804M,64G-:1060M", "arm-smmu"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", page_size=65536, mlx5=True),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", page_size=65536, mlx5=True),
      "2G-4G:556M,4G-64G:620M,64G-:876M", "mlx5"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", page_size=65536, mlx5=True,
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", page_size=65536, mlx5=True,
           arm_smmu=True),
      "2G-4G:940M,4G-64G:1004M,64G-:1260M", "arm-smmu"),
-    (dict(distribution="rhel", version="10.0", arch="aarch64", arm_smmu=True),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="aarch64", arm_smmu=True),
      "2G-4G:256M,4G-64G:320M,64G-:576M", None),      # arm-smmu costs nothing with 4k pages
-    (dict(distribution="rhel", version="10.0", arch="ppc64le", capture_cpus=16),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="ppc64le", capture_cpus=16),
      "2G-4G:400M,4G-16G:528M,16G-64G:1040M,64G-128G:2064M,128G-:4112M", "16 capture CPUs"),
     (dict(distribution="debian", version="12", sme_sev=True, mlx5=True), "384M-:128M", None),
 ])
@@ -137,10 +139,10 @@ def test_distro_addons(kw, value, addon):
     (dict(distribution="debian", version="12", system_ram=1073086464), 128 * M),
     (dict(distribution="debian", version="12", system_ram=256 * M), 0),
     (dict(distribution="debian", version="13", system_ram=2 * G), 192 * M),
-    (dict(distribution="rhel", version="10.0", system_ram=1 * G), 0),     # kdumpctl: < 2G nothing
-    (dict(distribution="rhel", version="10.0", system_ram=2 * G - 100 * M), 256 * M),  # rounds up
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", system_ram=1 * G), 0),     # kdumpctl: < 2G nothing
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", system_ram=2 * G - 100 * M), 256 * M),  # rounds up
     (dict(distribution="rhel", version="9.4", system_ram=4227858432), 256 * M),
-    (dict(distribution="rhel", version="10.0", arch="ppc64le", fadump=True, system_ram=3 * G), 0),
+    (dict(distribution="rhel", tool_version=("kdump-utils", "1.0.61"), version="10.0", arch="ppc64le", fadump=True, system_ram=3 * G), 0),
 ])
 def test_distro_reserved_bytes_on_this_host(kw, reserved):
     rec = recommend(facts(**kw), "distro")
