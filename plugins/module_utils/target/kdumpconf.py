@@ -57,11 +57,55 @@ class KdumpConf(object):
 
     def _entries(self):
         for index, line in enumerate(self.lines):
-            # kdumpctl: a comment runs from '#' to the end of the line, then trailing space goes.
+            # kdumpctl: a comment runs from '#' to the end of the line, then trailing space
+            # goes; kdump-utils (1.0.61) also takes one pair of double quotes off the value.
             text = line.rstrip("\n").split("#", 1)[0].rstrip()
             match = _LINE.match(text)
             if match and match.group(4):
-                yield index, match.group(2), match.group(4)
+                value = match.group(4)
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                yield index, match.group(2), value
+
+    def problems(self):
+        """What kdumpctl's parse_config refuses in this file, one message each: a directive
+        twice, a directive without a value, an unknown directive, two dump targets, two
+        --mount in one dracut_args, carriage returns."""
+        found = []
+        seen = {}
+        for index, line in enumerate(self.lines):
+            text = line.rstrip("\n").split("#", 1)[0].strip()
+            if not text:
+                continue
+            words = text.split(None, 1)
+            name = words[0]
+            if "\r" in line:
+                found.append("/etc/kdump.conf line %d ends in a carriage return (CRLF), which"
+                             " kdumpctl keeps in the value" % (index + 1))
+            if len(words) < 2 or not words[1].strip():
+                found.append("/etc/kdump.conf line %d: %s has no value" % (index + 1, name))
+            elif name in seen:
+                found.append("/etc/kdump.conf: %s is set twice (lines %d and %d); kdumpctl"
+                             " refuses duplicated options" % (name, seen[name] + 1, index + 1))
+            elif name not in KNOWN:
+                found.append("/etc/kdump.conf line %d: %s is not a kdump.conf option"
+                             % (index + 1, name))
+            seen.setdefault(name, index)
+        for _index, name, value in self._entries():
+            if name == "dracut_args" and len(_MOUNT.findall(value)) > 1:
+                found.append("/etc/kdump.conf: dracut_args has more than one --mount")
+            if name == "ssh" and not re.match(r"^[^@\s]+@\S+$", value):
+                found.append("/etc/kdump.conf: ssh %s is not USER@HOST, which kdumpctl"
+                             " requires" % value)
+            elif name == "ssh" and "@[" in value:
+                found.append("/etc/kdump.conf: ssh %s: kdumpctl hands the brackets to ssh,"
+                             " which cannot resolve them; write the address bare (%s)"
+                             % (value, value.replace("[", "").replace("]", "")))
+        targets = self.targets()
+        if len(targets) > 1:
+            found.append("/etc/kdump.conf: more than one dump target (%s); kdumpctl refuses to"
+                         " start" % ", ".join(" ".join(t) for t in targets))
+        return found
 
     def get(self, directive):
         """The value of the last ``directive`` line, or None."""
@@ -112,7 +156,8 @@ class KdumpConf(object):
             raise KdumpConfError("/etc/kdump.conf: unknown directive %r; expected one of %s"
                                  % (directive, ", ".join(KNOWN)))
         value = check_value(directive, value)
-        if self.get(directive) == value:
+        if self.get(directive) == value and sum(
+                1 for _i, name, _v in self._entries() if name == directive) == 1:
             return False
         last = None
         for index, name, _value in self._entries():
@@ -120,7 +165,10 @@ class KdumpConf(object):
                 last = index
         new = "%s %s\n" % (directive, value)
         if last is not None:
+            # One line per directive: kdumpctl refuses a duplicated option.
             self.lines[last] = new
+            drop = set(i for i, name, _v in self._entries() if name == directive and i != last)
+            self.lines = [line for i, line in enumerate(self.lines) if i not in drop]
             return True
         # After the package's commented example of the directive, if there is one.
         for index in range(len(self.lines) - 1, -1, -1):

@@ -141,11 +141,12 @@ class RedhatTarget(FamilyTarget):
                    final_action=conf.get("final_action"), keep=0,
                    cmdline_append=(sysconfig.get(self.family.capture_append) or "").split(),
                    extra_modules=(conf.get("extra_modules") or "").split(),
-                   auto_reset_crashkernel=None if reset is None else reset == "yes")
+                   # kdumpctl: off only for the exact value "no" (No, 0, false mean on).
+                   auto_reset_crashkernel=None if reset is None else reset != "no")
+        problems = conf.problems()
+        if problems:
+            out["problems"] = problems
         targets = conf.targets()
-        if len(targets) > 1:
-            out["problems"] = ["%s: more than one dump target (%s); kdumpctl refuses to start"
-                               % (CONF, ", ".join("%s %s" % t for t in targets))]
         kind = targets[-1] if targets else None
         if kind is None:
             out["type"] = "local"
@@ -173,7 +174,8 @@ class RedhatTarget(FamilyTarget):
         return dict(type="fs", device=source, fstype=fstype)
 
     def read_ssh(self, kind, conf, files):
-        out = dict(type="ssh", ssh=kind[1], ssh_port=22,
+        user, _sep, host = kind[1].partition("@")
+        out = dict(type="ssh", ssh="%s@%s" % (user, host.strip("[]")), ssh_port=22,
                    ssh_key=conf.get("sshkey") or SSH_KEY, ssh_host_key=None)
         host = kind[1].split("@", 1)[-1].strip("[]")
         out["ssh_host_key"] = pinned_key(files.get(KNOWN_HOSTS), host, 22)

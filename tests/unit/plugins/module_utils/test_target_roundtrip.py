@@ -216,9 +216,15 @@ def test_ipv6_ssh_is_written_as_each_tool_reads_it():
     red = plan("redhat", target, pristine("redhat"), FACTS).files
     assert "\nssh kdump@2001:db8::1\n" in red["/etc/kdump.conf"]
     assert red["/root/.ssh/known_hosts"].startswith("2001:db8::1 ssh-ed25519 ")
-    suse = plan("suse", Target(type="ssh", ssh="kdump@2001:db8::1", ssh_port=2222),
+    # openSUSE kdump cannot reach an IPv6 SSH server nor pin a key on another port (recorded:
+    # kdump_conf_parsing.md B): refused, with the reason.
+    with pytest.raises(TargetError, match="IPv6 SSH server address is not supported by kdump"):
+        plan("suse", Target(type="ssh", ssh="kdump@2001:db8::1"), pristine("suse"), FACTS)
+    with pytest.raises(TargetError, match="port other than 22 is not supported by kdump"):
+        plan("suse", Target(type="ssh", ssh="kdump@dumps", ssh_port=2222), pristine("suse"), FACTS)
+    suse = plan("suse", Target(type="ssh", ssh="kdump@dumps", ssh_host_key=HOST_KEY),
                 pristine("suse"), FACTS).files["/etc/sysconfig/kdump"]
-    assert ShellVars(suse).get("KDUMP_SAVEDIR") == "ssh://kdump@[2001:db8::1]:2222/var/crash"
+    assert ShellVars(suse).get("KDUMP_HOST_KEY") == HOST_KEY
     deb = plan("debian", Target(type="ssh", ssh="kdump@2001:db8::1", ssh_port=2222,
                                 ssh_host_key=HOST_KEY), pristine("debian"), FACTS).files
     assert "HostName 2001:db8::1\n" in deb["/etc/ssh/ssh_config.d/crashdump-kdump.conf"]
