@@ -35,6 +35,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
     MAIN_FILE,
     PACKAGE,
     detect_family,
+    dump_dir,
     parse_makedumpfile_version,
     read_back,
 )
@@ -183,8 +184,9 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         version, found = parse_makedumpfile_version((out or "") + (err or ""))
         compressions = sorted(found)
     found = []
-    if target and target.get("type") == "local" and dumps > 0:
-        found = list_dumps(os.path.join(root, target["path"].lstrip("/")), dumps)
+    directory = dump_dir(target, reader.read_text("etc/fstab", "") or "")
+    if directory and dumps > 0:
+        found = list_dumps(os.path.join(root, directory.lstrip("/")), dumps)
         for dump in found:
             if root not in ("", "/"):
                 dump["path"] = "/" + os.path.relpath(dump["path"], root)

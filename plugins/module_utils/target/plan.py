@@ -61,7 +61,7 @@ FILES = dict((f.name, f.files) for f in records.FAMILIES)
 MAIN_FILE = dict((f.name, f.config) for f in records.FAMILIES)
 # The files that are shell (checked with sh -n before they are written).
 SHELL_FILES = tuple(sorted(set(p for f in records.FAMILIES for p in (f.config, f.sysconfig)
-                               if p and p != "/etc/kdump.conf")))
+                               if p and p != records.REDHAT.config)))
 # The files that hold a pinned host key (root-only), per family (SUSE: KDUMP_HOST_KEY).
 KNOWN_HOSTS = {"debian": DEBIAN_KNOWN_HOSTS, "redhat": REDHAT_KNOWN_HOSTS}
 PRIVATE_FILES = tuple(sorted(KNOWN_HOSTS.values()))
