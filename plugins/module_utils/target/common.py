@@ -277,7 +277,7 @@ class FamilyTarget(object):
 
     def check_supported(self, target):
         if not self.family.supports(target.type):
-            self.unsupported("a %s target" % target.type, self.hints.get(target.type, ""))
+            self.unsupported("a " + target.kind.noun, self.hints.get(target.type, ""))
 
     hints = {}
 

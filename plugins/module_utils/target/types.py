@@ -195,8 +195,9 @@ class TargetType(object):
     extra packages it needs (a key into each family's ``type_packages``)."""
 
     def __init__(self, name, options, required, default_path, validate, location, preflight,
-                 remote=False, packages=None, summary=""):
+                 remote=False, packages=None, summary="", noun=None):
         self.name = name
+        self.noun = noun or "%s target" % name
         self.options = tuple(options)
         self.required = tuple(required)
         self.default_path = default_path
@@ -216,7 +217,8 @@ for _type in (
                    "check_local", summary="a directory on another filesystem, by device,"
                    " UUID= or LABEL="),
         TargetType("raw", ("device",), ("device",), "/", _validate_raw, _location_raw,
-                   "check_raw", summary="a block device the dump is written to"),
+                   "check_raw", summary="a block device the dump is written to",
+                   noun="raw device target"),
         TargetType("nfs", ("nfs",), ("nfs",), "/var/crash", _validate_nfs, _location_nfs,
                    "check_nfs", remote=True, packages="nfs", summary="a directory on an NFS export"),
         TargetType("ssh", ("ssh", "ssh_port", "ssh_key", "ssh_host_key"), ("ssh",), "/var/crash",

@@ -102,7 +102,7 @@ def render_plan(change):
 def test_golden(family, kind):
     """Every supported family x target type renders exactly the reviewed golden file."""
     if (family, kind) in UNSUPPORTED:
-        with pytest.raises(TargetError, match="raw target is not supported"):
+        with pytest.raises(TargetError, match="raw device target is not supported"):
             plan(family, make(family, kind), files_for(family), FACTS)
         return
     got = render_plan(plan(family, make(family, kind), files_for(family), FACTS))
@@ -270,7 +270,7 @@ def test_bad_descriptions_name_the_value(options, pattern):
 
 
 @pytest.mark.parametrize("family,options,pattern", [
-    ("debian", dict(type="raw", device="/dev/vdb"), "raw target is not supported by"
+    ("debian", dict(type="raw", device="/dev/vdb"), "raw device target is not supported by"
      " kdump-tools"),
     ("debian", dict(extra_modules=["nvme"]), "extra_modules is not supported"),
     ("debian", dict(failure_action="shell"), "failure_action shell is not supported"),
