@@ -23,7 +23,6 @@ import os
 import tempfile
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
-    BOOT_UNIT,
     INITRD_INPUTS,
     STATE_FILE,
     Capture,

@@ -230,8 +230,8 @@ class HostReader(object):
         if rc != 0:
             detail = (err or out or "").strip()[:200]
             if not quiet:
-                self.notes.append("%s %s failed (rc=%s): %s" % (name, " ".join(args), rc,
-                                                                 detail))
+                self.notes.append("%s %s failed (rc=%s): %s"
+                                  % (name, " ".join(args), rc, detail))
             return None
         return out
 

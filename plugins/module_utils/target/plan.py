@@ -24,7 +24,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.common import (  # noqa: F401
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.common import (
     Plan,
     check_dump_dir,
     choose_compression,
@@ -42,7 +42,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.kdumpconf i
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.redhat import RedhatTarget
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVarsError
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.suse import SuseTarget
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import (  # noqa: F401
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import (
     OPTIONS,
     TYPES,
     Target,
@@ -51,6 +51,13 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.types impor
     parse_host_key,
 )
 
+# Re-exported for the modules and tests, which import the target API from here.
+__all__ = ["FAMILIES", "FILES", "KNOWN_HOSTS", "MAIN_FILE", "OPTIONS", "PACKAGE", "PRIVATE_FILES",
+           "Plan", "SHELL_FILES", "TYPES", "Target", "TargetError", "check_dump_dir",
+           "choose_compression", "detect_family", "dump_dir", "expected_dump_bytes", "fstab_mount",
+           "known_hosts_name", "makedumpfile_words", "nfs_join", "parse_fstab", "parse_host_key",
+           "parse_makedumpfile_version", "parse_meminfo", "pin", "plan", "read_back",
+           "system_dir"]
 FAMILIES = records.NAMES
 DEBIAN_CONF, DEBIAN_SSH_CONFIG, DEBIAN_KNOWN_HOSTS = records.DEBIAN.files
 REDHAT_CONF, REDHAT_SYSCONFIG, REDHAT_KNOWN_HOSTS = records.REDHAT.files

@@ -378,7 +378,7 @@ def replay_host(tmp_path, case):
 
 def run_recorded(host, case, argv):
     """Apply what the recorded grubby did for ``argv`` (its files_after) to the host."""
-    key = " ".join(["grubby"] + [a for a in argv[1:]])
+    key = " ".join(["grubby"] + list(argv[1:]))
     steps = [s for s in case["steps"] if " ".join(s["argv"]) == key]
     assert steps, "no recorded step for %s" % key
     for path, text in (steps[0]["files_after"] or {}).items():

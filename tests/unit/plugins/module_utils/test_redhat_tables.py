@@ -66,12 +66,12 @@ def test_every_recorded_revision_is_checked():
 def test_ppc64le_fadump_gets_the_per_cpu_megabyte_from_1_0_60():
     """kdump-lib.sh adds nr_cpus x 1M before choosing the fadump table: 4G-16G is 784M with
     FADUMP_COMMANDLINE_APPEND's nr_cpus=16, not 768M; releases before 1.0.60 add nothing."""
-    value, _ = redhat_table(("kdump-utils", "1.0.61"), "ppc64le", fadump=True, nr_cpus=16)
+    value, addons = redhat_table(("kdump-utils", "1.0.61"), "ppc64le", fadump=True, nr_cpus=16)
     assert value.startswith("4G-16G:784M,16G-64G:1040M,")
-    value, _ = redhat_table(("kdump-utils", "1.0.54"), "ppc64le", fadump=True, nr_cpus=16)
+    value, addons = redhat_table(("kdump-utils", "1.0.54"), "ppc64le", fadump=True, nr_cpus=16)
     assert value.startswith("4G-16G:768M,")
-    value, _ = redhat_table(("kdump-utils", "1.0.54"), "ppc64le", nr_cpus=16)
-    assert value == "2G-4G:384M,4G-16G:512M,16G-64G:1G,64G-128G:2G,128G-:4G"
+    value, addons = redhat_table(("kdump-utils", "1.0.54"), "ppc64le", nr_cpus=16)
+    assert value == "2G-4G:384M,4G-16G:512M,16G-64G:1G,64G-128G:2G,128G-:4G" and addons == []
 
 
 @pytest.mark.parametrize("facts,tool,want", [

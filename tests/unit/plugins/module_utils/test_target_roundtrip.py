@@ -130,8 +130,9 @@ def cases():
     return out
 
 
-def attempt(family, values, facts=FACTS):
+def attempt(family, values, facts=None):
     """``(target, None)`` or ``(None, message)`` when the family refuses the combination."""
+    facts = FACTS if facts is None else facts
     try:
         target = Target(**values)
         plan(family, target, pristine(family), facts)
