@@ -247,6 +247,7 @@ notes:
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.status import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils.family.records import NAMES
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 
@@ -254,7 +255,7 @@ ENV = {"LC_ALL": "C", "LANG": "C"}
 def main():
     module = checked_module(
         argument_spec=dict(
-            family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
+            family=dict(type="str", default="auto", choices=["auto"] + list(NAMES)),
             policy=dict(type="str", default="distro", choices=["distro", "estimate"]),
             dumps=dict(type="int", default=20),
         ),

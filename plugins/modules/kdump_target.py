@@ -89,10 +89,16 @@ options:
     description: For V(nfs), V(SERVER:/EXPORT).
     type: str
   ssh:
-    description: For V(ssh), V(USER@HOST).
+    description:
+      - For V(ssh), V(USER@HOST). An IPv6 address is written bare, as kdump.conf documents it
+        (V(kdump@2001:db8::1)); V(kdump@[2001:db8::1]) means the same. SUSE's kdump cannot
+        reach an IPv6 SSH server, so there it is refused.
     type: str
   ssh_port:
-    description: For V(ssh), the server's SSH port.
+    description:
+      - For V(ssh), the server's SSH port. Ports other than 22 work with kdump-tools only,
+        since kdump.conf has no port setting and SUSE's kdump pins the host key under
+        C(HOST:PORT), which ssh never looks up.
     type: int
     default: 22
   ssh_key:
@@ -139,8 +145,9 @@ options:
   keep:
     description:
       - Keep the newest N dumps, delete older ones after saving; V(0) keeps all; null leaves the
-        tool's setting (kdump-tools keeps all, SUSE 5). kdump-tools (local and fs targets) and
-        SUSE only.
+        tool's setting (kdump-tools keeps all; SUSE's package file says 5 on SLES 15 SP5 and
+        older, 0 from kdump 2.x). kdump-tools (local and fs targets) and SUSE only (SUSE prunes
+        local and fs targets only).
     type: int
   cmdline_append:
     description: Words to add to the capture kernel's command line; words already there stay.
@@ -219,7 +226,7 @@ EXAMPLES = r"""
     path: /clients
     compression: lzo
 
-- name: An SSH dump server with a pinned host key, on a non-standard port (kdump-tools, SUSE)
+- name: An SSH dump server with a pinned host key, on a non-standard port (kdump-tools only)
   crashdump.kdump.kdump_target:
     type: ssh
     ssh: kdump@dumps.example.com
@@ -324,12 +331,14 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel
     parse_size,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
+    FAMILIES,
     KNOWN_HOSTS,
     OPTIONS,
     PRIVATE_FILES,
     FILES,
     REDHAT_KNOWN_HOSTS,
     SHELL_FILES,
+    TYPES,
     Target,
     TargetError,
     check_dump_dir,
@@ -406,8 +415,8 @@ def main():
     module = checked_module(
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "checked"]),
-            family=dict(type="str", default="auto", choices=["auto", "debian", "redhat", "suse"]),
-            type=dict(type="str", default="local", choices=["local", "fs", "raw", "nfs", "ssh"]),
+            family=dict(type="str", default="auto", choices=["auto"] + list(FAMILIES)),
+            type=dict(type="str", default="local", choices=list(TYPES)),
             path=dict(type="str"),
             device=dict(type="str"),
             fstype=dict(type="str", choices=["ext2", "ext3", "ext4", "xfs", "btrfs", "minix",

@@ -130,7 +130,9 @@ class SuseTarget(FamilyTarget):
                    # kdump reboots after a failed dump as after a saved one.
                    makedumpfile_args=[], failure_action="reboot",
                    final_action="reboot" if conf.get("KDUMP_IMMEDIATE_REBOOT") == "yes" else None,
-                   keep=int(keep) if keep and keep.isdigit() else 5,
+                   # Unset: 0 (keep all) in kdump 2.x's reading; the package's file sets
+                   # 5 on SLES 15 SP5 and older, 0 from kdump 2.x.
+                   keep=int(keep) if keep and keep.isdigit() else 0,
                    cmdline_append=(conf.get(self.family.capture_append) or "").split(),
                    extra_modules=[])
         match = _URL.match(savedir)

@@ -235,3 +235,18 @@ def test_ipv6_ssh_is_written_as_each_tool_reads_it():
 def test_combinations_are_many():
     # Not a test of the product: a guard that the generated matrix stays generated.
     assert len(list(itertools.product(records.NAMES, REGISTRY))) == 15
+
+
+def test_the_documented_choices_are_the_registry():
+    """A new target type is declared in target/types.py; the module's and the role's option
+    documents list the types, and this holds them to the registry."""
+    import yaml
+    from ansible_collections.crashdump.kdump.plugins.modules import kdump_target
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    doc = yaml.safe_load(kdump_target.DOCUMENTATION)
+    assert doc["options"]["type"]["choices"] == list(REGISTRY)
+    assert doc["options"]["family"]["choices"] == ["auto"] + list(records.NAMES)
+    with open(os.path.join(root, "roles", "kdump", "meta", "argument_specs.yml")) as handle:
+        spec = yaml.safe_load(handle)
+    options = spec["argument_specs"]["main"]["options"]["kdump_target"]["options"]
+    assert options["type"]["choices"] == list(REGISTRY)
