@@ -21,6 +21,10 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import connection_loader
 from ansible.utils.display import Display
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import REGISTRY, nfs_join
+
+LOCAL_DEFAULT = REGISTRY["local"].default_path
+
 display = Display()
 
 # Run detached from the module's pipes, in a session of its own, so that the module returns
@@ -232,12 +236,15 @@ class ActionModule(ActionBase):
                     if (found.get("stat") or {}).get("isdir"):
                         path = mine
                 else:
-                    server_path = target.get("nfs", ":").split(":", 1)[1]
-                    path = server_path
+                    # The export's directory, and the path below it the dump goes to.
+                    joined = nfs_join(target.get("nfs") or ":/", target.get("path") or "/")
+                    path = joined.rsplit(":/", 1)[1]
+                    path = "/" + path
             return dump_host, path
         if kind in (None, "raw"):
             raise StepFailed("record", "crash_test cannot find dumps of a %s target" % (kind or "unknown"))
-        return host, path or target.get("path") or "/var/crash"
+        # kdump_info's directory: a local path, or an fs target's directory below its mount.
+        return host, path or target.get("directory") or target.get("path") or LOCAL_DEFAULT
 
     def _boot_id(self, task_vars, step):
         out = self._module("ansible.legacy.slurp", {"src": "/proc/sys/kernel/random/boot_id"},

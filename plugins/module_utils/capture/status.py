@@ -185,6 +185,9 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         compressions = sorted(found)
     found = []
     directory = dump_dir(target, reader.read_text("etc/fstab", "") or "")
+    if target is not None:
+        # Where this host's dumps land (local and fs targets), for people and crash_test.
+        target = dict(target, directory=directory)
     if directory and dumps > 0:
         found = list_dumps(os.path.join(root, directory.lstrip("/")), dumps)
         for dump in found:

@@ -83,6 +83,14 @@ SSH = {"type": "ssh", "ssh": "kdump@10.0.2.2", "path": "/srv/kdump"}
     (SSH, {"dump_host": "dumps", "dump_path": "/elsewhere"}, {}, (), ("dumps", "/elsewhere")),
     ({"type": "nfs", "nfs": "10.0.2.2:/srv/kdump-nfs"}, {"dump_host": "dumps"}, {}, (),
      ("dumps", "/srv/kdump-nfs")),
+    # The export and the path below it (as kdump_info reads them back on every family).
+    ({"type": "nfs", "nfs": "10.0.2.2:/srv/kdump-nfs", "path": "/clients"}, {"dump_host": "dumps"},
+     {}, (), ("dumps", "/srv/kdump-nfs/clients")),
+    ({"type": "nfs", "nfs": "[2001:db8::2]:/export", "path": "/"}, {"dump_host": "dumps"},
+     {}, (), ("dumps", "/export")),
+    # An fs target: the directory below its mount point that kdump_info found.
+    ({"type": "fs", "device": "LABEL=kdumpdisk", "path": "/crash", "directory": "/srv/dumps/crash"},
+     {}, {}, (), ("web1", "/srv/dumps/crash")),
 ])
 def test_where_the_dump_is_looked_for(target, args, task_vars, dirs, expected):
     assert ActionModule._where(_Server(dirs), "web1", target, args, task_vars) == expected

@@ -220,3 +220,29 @@ def test_dumps_newest_first_with_their_headers(tmp_path):
     assert info["dumps"][0]["incomplete"] is True and info["dumps"][0]["valid"] is False
     assert info["dumps"][1]["kernel"] == "6.1.0-49-amd64" and info["dumps"][1]["valid"] is True
     assert info["dumps"][1]["dmesg"] == "/var/crash/202611250800/dmesg.202611250800"
+
+
+@pytest.mark.parametrize("family_host", ["debian12", "sles15"])
+def test_an_fs_target_reads_back_with_its_directory_and_dumps(tmp_path, family_host):
+    """kdump_target writes an fs target as the directory below its fstab mount, with a record
+    of the device; kdump_info reads the fs target back (not a local directory), says where its
+    dumps land, and lists them there."""
+    from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import Target, plan
+    host = HOSTS[family_host]
+    root = build(tmp_path, host)
+    fstab = "LABEL=kdumpdisk /srv/dumps ext4 defaults 0 2\n"
+    (root / "etc" / "fstab").write_text(fstab)
+    path, = host["files"]
+    files = {"/" + path: (root / path).read_text()}
+    change = plan(host["family"], Target(type="fs", device="LABEL=kdumpdisk", path="/crash"),
+                  files, {"fstab": fstab})
+    (root / path).write_text(change.files["/" + path])
+    dump = root / "srv" / "dumps" / "crash" / "202612020101"
+    dump.mkdir(parents=True)
+    (dump / "dump.202612020101").write_bytes(b"KDUMP   " + b"\0" * 4096)
+    fake = FakeHost(host["commands"])
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch="x86_64")
+    target = info["target"]
+    assert (target["type"], target["device"], target["path"]) == ("fs", "LABEL=kdumpdisk", "/crash")
+    assert target["directory"] == "/srv/dumps/crash"
+    assert [d["path"] for d in info["dumps"]] == ["/srv/dumps/crash/202612020101/dump.202612020101"]
