@@ -320,119 +320,42 @@ backup_files:
 """
 
 import os
-import stat
-import tempfile
 
-
-from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.service import Host
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.apply import Applier, ApplyError
-from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.crashkernel import (
-    CrashkernelError,
-    parse_size,
-)
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import (
-    FAMILIES,
-    KNOWN_HOSTS,
-    OPTIONS,
-    PRIVATE_FILES,
-    FILES,
-    REDHAT_KNOWN_HOSTS,
-    SHELL_FILES,
+from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.family.records import NAMES
+from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import CommandRunner
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.kdumpconf import FS_TYPES
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.service import TargetWork
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import (
+    ACTIONS,
+    COMPRESSIONS,
+    DEFAULT_SSH_KEY,
+    FINAL_ACTIONS,
     TYPES,
-    Target,
-    TargetError,
-    check_dump_dir,
-    detect_family,
-    expected_dump_bytes,
-    known_hosts_name,
-    parse_makedumpfile_version,
-    parse_meminfo,
-    plan,
 )
-from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import preflight
-
-ENV = {"LC_ALL": "C", "LANG": "C"}
-PRIVATE = PRIVATE_FILES
-
-
-def read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def device_facts(module, device):
-    """Aliases (DEVNAME, UUID=, LABEL=, PARTUUID=) and the filesystem type of ``device``."""
-    blkid = module.get_bin_path("blkid")
-    if not blkid or not device:
-        return (), None
-    if device.startswith("/dev/"):
-        argv = [blkid, "-o", "export", device]
-    else:
-        argv = [blkid, "-o", "export", "-t", device]
-    rc, out, _err = module.run_command(argv, environ_update=ENV)
-    if rc != 0:
-        return (), None
-    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    aliases = [fields[k] for k in ("DEVNAME",) if k in fields]
-    aliases += ["%s=%s" % (k, fields[k]) for k in ("UUID", "LABEL", "PARTUUID") if k in fields]
-    if "DEVNAME" in fields:
-        aliases.append(os.path.realpath(fields["DEVNAME"]))
-    return tuple(aliases), fields.get("TYPE")
-
-
-def parse_mode(module, value):
-    try:
-        mode = int(str(value), 8)
-    except ValueError:
-        mode = -1
-    if not 0 <= mode <= 0o777:
-        module.fail_json(msg="dump_dir_mode: %r is not a permission mode; expected octal such as"
-                             " '0700'" % (value,))
-    return mode
-
-
-def dump_dir_change(path, mode):
-    """What the dump directory needs: None, 'create', 'restrict', or 'shared' for a sticky
-    directory other programs write to (Ubuntu's apport uses /var/crash, mode 1777), which
-    is left alone."""
-    if not path:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "create"
-    if st.st_mode & stat.S_ISVTX:
-        return "shared"
-    if stat.S_IMODE(st.st_mode) != mode or st.st_uid != 0 or st.st_gid != 0:
-        return "restrict"
-    return None
 
 
 def main():
     module = checked_module(
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "checked"]),
-            family=dict(type="str", default="auto", choices=["auto"] + list(FAMILIES)),
+            family=dict(type="str", default="auto", choices=["auto"] + list(NAMES)),
             type=dict(type="str", default="local", choices=list(TYPES)),
             path=dict(type="str"),
             device=dict(type="str"),
-            fstype=dict(type="str", choices=["ext2", "ext3", "ext4", "xfs", "btrfs", "minix",
-                                             "virtiofs"]),
+            fstype=dict(type="str", choices=list(FS_TYPES)),
             nfs=dict(type="str"),
             ssh=dict(type="str"),
             ssh_port=dict(type="int", default=22),
-            ssh_key=dict(type="path", default="/root/.ssh/kdump_id_ed25519"),
+            ssh_key=dict(type="path", default=DEFAULT_SSH_KEY),
             ssh_host_key=dict(type="str", no_log=False),
             dump_level=dict(type="int", default=31),
-            compression=dict(type="str", default="auto",
-                             choices=["auto", "zstd", "lzo", "snappy", "zlib", "none"]),
+            compression=dict(type="str", default="auto", choices=list(COMPRESSIONS)),
             makedumpfile_args=dict(type="list", elements="str", default=[]),
-            failure_action=dict(type="str", choices=["reboot", "halt", "poweroff", "shell",
-                                                     "dump_to_rootfs"]),
-            final_action=dict(type="str", choices=["reboot", "halt", "poweroff"]),
+            failure_action=dict(type="str", choices=list(ACTIONS)),
+            final_action=dict(type="str", choices=list(FINAL_ACTIONS)),
             keep=dict(type="int", no_log=False),
             cmdline_append=dict(type="list", elements="str", default=[]),
             extra_modules=dict(type="list", elements="str", default=[]),
@@ -450,125 +373,35 @@ def main():
         ],
         supports_check_mode=True,
     )
-    p = module.params
-    dir_mode = parse_mode(module, p["dump_dir_mode"])
-    family = p["family"]
-    if family == "auto":
-        family = detect_family(read("/etc/os-release"))
-        if family is None:
-            module.fail_json(msg="/etc/os-release: cannot tell the kdump implementation of this"
-                                 " distribution; expected a Debian, Ubuntu, Fedora, RHEL-like or"
-                                 " SUSE ID; set family")
-    try:
-        target = Target(**dict((name, p[name]) for name in OPTIONS))
-    except TargetError as exc:
-        module.fail_json(msg=str(exc), family=family)
-
-    makedumpfile = module.get_bin_path("makedumpfile")
-    version, compressions = None, set(["zlib"])
-    if makedumpfile:
-        rc, out, err = module.run_command([makedumpfile, "-v"], environ_update=ENV)
-        version, compressions = parse_makedumpfile_version(out + err)
-    facts = dict(compressions=compressions, fstab=read("/etc/fstab") or "",
-                 auto_reset_crashkernel=p["auto_reset_crashkernel"])
-    if target.type == "fs":
-        facts["device_aliases"], facts["device_fstype"] = device_facts(module, target.device)
-    files = dict((path, read(path)) for path in FILES[family])
-    try:
-        change = plan(family, target, files, facts, installed=p["state"] == "present")
-    except TargetError as exc:
-        module.fail_json(msg=str(exc), family=family)
-    # The directory as it is on this host: a symbolic link must not lead the chmod elsewhere.
-    if change.local_dir and os.path.lexists(change.local_dir):
-        try:
-            check_dump_dir(os.path.realpath(change.local_dir),
-                           "dump directory %s (resolved)" % change.local_dir)
-        except TargetError as exc:
-            module.fail_json(msg=str(exc), family=family)
-
-    if p["required_space"]:
-        try:
-            need = parse_size(p["required_space"])
-        except CrashkernelError as exc:
-            module.fail_json(msg="required_space: %s" % exc)
-    else:
-        need = expected_dump_bytes(parse_meminfo(read("/proc/meminfo")), target.dump_level)
-
-    result = dict(
-        changed=False, family=family, location=change.location, local_dir=change.local_dir,
-        collector=change.collector, compression=change.compression, flattened=change.flattened,
-        makedumpfile_version=version, expected_dump_size=need, preflight=[],
-        files=sorted(change.files) if p["state"] == "present" else [],
-        rebuild_initrd=change.rebuild_initrd and p["state"] == "present",
-        reload_required=change.reload and p["state"] == "present")
-
-    if p["preflight"] or p["state"] == "checked":
-        known_hosts = None
-        tmp_known = None
-        if target.type == "ssh":
-            pinned = KNOWN_HOSTS.get(family, REDHAT_KNOWN_HOSTS)
-            text = change.files.get(pinned, files.get(pinned)) if pinned in files else None
-            if family == "suse" and target.ssh_host_key:
-                text = "%s %s\n" % (known_hosts_name(target.ssh_host, target.ssh_port),
-                                    target.ssh_host_key)
-            handle, tmp_known = tempfile.mkstemp(prefix="crashdump-kdump-known-")
-            with os.fdopen(handle, "w") as out:
-                out.write(text or "")
-            known_hosts = tmp_known
-
-        def run(argv):
-            return module.run_command(argv, environ_update=ENV)
-
-        try:
-            checks = preflight(family, target, change, need, run, known_hosts)
-        finally:
-            if tmp_known:
-                os.unlink(tmp_known)
-        result["preflight"] = checks
-        failed = [check["message"] for check in checks if not check["ok"]]
-        if failed:
-            result["msg"] = "pre-flight failed, nothing was written: " + "; ".join(failed)
-            module.fail_json(**result)
-
-    if p["state"] == "checked":
+    runner = CommandRunner(module.run_command, module.get_bin_path)
+    result, error, writes = TargetWork(Host(runner, check_mode=module.check_mode)).run(module.params)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    diff = result.pop("diff", None)
+    if error:
+        module.fail_json(msg=error, **result)
+    if writes is None or module.check_mode:
+        if diff is not None and module._diff:
+            result["diff"] = diff
         module.exit_json(**result)
-    dir_change = dump_dir_change(change.local_dir, dir_mode)
-    if dir_change == "shared":
-        module.warn("%s is a shared directory (sticky bit, e.g. apport's /var/crash), so it is left"
-                    " as it is and other users may read the dumps written there; give a path of"
-                    " its own, such as %s/kdump" % (change.local_dir, change.local_dir.rstrip("/")))
-        dir_change = None
-    if dir_change:
-        result["files"] = sorted(result["files"] + [change.local_dir])
-    if change.is_empty() and not dir_change:
-        module.exit_json(**result)
-
-    result["changed"] = True
     if module._diff:
-        result["diff"] = [dict(before=files.get(path) or "", after=text or "",
-                               before_header=path, after_header=path)
-                          for path, text in sorted(change.files.items())]
-    if module.check_mode:
-        module.exit_json(**result)
-
+        result["diff"] = diff
     applier = Applier(module)
-    backups = []
     try:
-        backups = applier.replace_files(
-            change.files, dict((path, ["sh", "-n"]) for path in SHELL_FILES), p["backup"],
-            dict((path, 0o600) for path in PRIVATE))
+        backups = applier.replace_files(writes.files, writes.validate, module.params["backup"],
+                                        writes.modes)
     except (ApplyError, OSError) as exc:
         applier.restore()
         module.fail_json(msg="%s; the previous files were restored" % exc, **result)
-    if dir_change:
+    if writes.dump_dir:
         try:
-            if not os.path.isdir(change.local_dir):
-                os.makedirs(change.local_dir, dir_mode)
-            os.chown(change.local_dir, 0, 0)
-            os.chmod(change.local_dir, dir_mode)
+            if not os.path.isdir(writes.dump_dir):
+                os.makedirs(writes.dump_dir, writes.dir_mode)
+            os.chown(writes.dump_dir, 0, 0)
+            os.chmod(writes.dump_dir, writes.dir_mode)
         except OSError as exc:
             module.fail_json(msg="dump directory %s: cannot make it root's with mode %o: %s"
-                                 % (change.local_dir, dir_mode, exc), **result)
+                                 % (writes.dump_dir, writes.dir_mode, exc), **result)
     if backups:
         result["backup_files"] = backups
     module.exit_json(**result)
