@@ -301,12 +301,14 @@ class GrubbyBackend(Backend):
     GRUBENV = ("/boot/grub2/grubenv", "/boot/efi/EFI/redhat/grubenv")
 
     def entry_file(self, entry):
-        """The BLS file of a ``grubby --info`` entry (its ``id`` is the file name)."""
+        """``(path, text)`` of the BLS file of a ``grubby --info`` entry (its ``id`` is the
+        file name), or ``(None, None)`` when it cannot be read."""
         ident = entry.get("id") or ""
         if not ident or "/" in ident:
-            return None
+            return None, None
         path = "/boot/loader/entries/%s.conf" % ident
-        return path if self.files.read(path) is not None else None
+        text = self.files.read(path)
+        return (path, text) if text is not None else (None, None)
 
     def kernelopts(self):
         for path in self.GRUBENV:
@@ -320,10 +322,9 @@ class GrubbyBackend(Backend):
         from grubenv) rather than from ``grubby --info``, which shows grubenv's value for an
         entry that has its own options too and nothing for an entry without an options line.
         ``(words, path, text)``; path None when the file is not found (then --info's args)."""
-        path = self.entry_file(entry)
+        path, text = self.entry_file(entry)
         if path is None:
             return split(entry.get("args", "")), None, None
-        text = self.files.read(path)
         options = _bls.parse_entry(text).get("options", "")
         return split(options.replace("$kernelopts", self.kernelopts())), path, text
 

@@ -115,14 +115,14 @@ def service_state(family, run, which, loaded):
     record = records.get(family)
     status = record.argv("status")
     tool = which(status[0]) if status else None
-    if tool and record.ready_text:
+    if tool:
         rc, text, err = run([tool] + status[1:])
-        out["status"] = (text or err).strip()
-        out["ready"] = record.ready_text in text and "Not ready" not in text
-    elif tool:
-        rc, text, err = run([tool] + status[1:])
-        out["status"] = (text + err).strip()
-        out["ready"] = rc == 0
+        if record.ready_text:
+            out["status"] = (text or err).strip()
+            out["ready"] = record.ready_text in text and "Not ready" not in text
+        else:
+            out["status"] = (text + err).strip()
+            out["ready"] = rc == 0
     else:
         out["ready"] = out["active"] and loaded
     return out

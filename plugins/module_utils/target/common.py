@@ -267,7 +267,7 @@ def check_dump_dir(path, what="dump directory"):
 
 class FamilyTarget(object):
     """Base of a family's writer and reader. ``family`` is its record (family/records.py);
-    ``write_<type>`` and ``read`` are the family's."""
+    ``plan`` (calling ``write_<type>``) and ``read`` are the family's."""
 
     family = None
 
@@ -280,7 +280,3 @@ class FamilyTarget(object):
             self.unsupported("a " + target.kind.noun, self.hints.get(target.type, ""))
 
     hints = {}
-
-    def plan(self, target, files, facts, compression):
-        self.check_supported(target)
-        return getattr(self, "write_" + target.type)(target, files, facts, compression)

@@ -175,8 +175,7 @@ class RedhatTarget(FamilyTarget):
 
     def read_ssh(self, kind, conf, files):
         user, _sep, host = kind[1].partition("@")
-        out = dict(type="ssh", ssh="%s@%s" % (user, host.strip("[]")), ssh_port=22,
-                   ssh_key=conf.get("sshkey") or SSH_KEY, ssh_host_key=None)
-        host = kind[1].split("@", 1)[-1].strip("[]")
-        out["ssh_host_key"] = pinned_key(files.get(KNOWN_HOSTS), host, 22)
-        return out
+        host = host.strip("[]")
+        return dict(type="ssh", ssh="%s@%s" % (user, host), ssh_port=22,
+                    ssh_key=conf.get("sshkey") or SSH_KEY,
+                    ssh_host_key=pinned_key(files.get(KNOWN_HOSTS), host, 22))

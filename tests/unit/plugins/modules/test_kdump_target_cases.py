@@ -13,6 +13,7 @@ import os
 
 import pytest
 import yaml
+from family_os_release import OS_RELEASE
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.service import Host
 from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import CommandRunner
@@ -23,16 +24,6 @@ FIXTURES = os.path.join(HERE, "..", "..", "fixtures")
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEGsCJq0F4VWxm1xC0jXbmE0LEKQ8n4Ob7I0XkKyW3Gj"
 with open(os.path.join(HERE, "kdump_target.yml")) as _handle:
     CASES = yaml.safe_load(_handle)
-OS_RELEASE = {
-    "debian": 'ID=debian\nVERSION_ID="12"\n',
-    "ubuntu": 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n',
-    "rhel": 'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n',
-    "almalinux": 'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
-    "fedora": 'ID=fedora\nVERSION_ID=41\n',
-    "sles": 'ID="sles"\nID_LIKE="suse"\nVERSION_ID="15.6"\n',
-    "opensuse-leap": 'ID="opensuse-leap"\nID_LIKE="suse opensuse"\nVERSION_ID="15.6"\n',
-    "unknown": 'ID=plan9\n',
-}
 PARAMS = dict(state="present", family="auto", type="local", path=None, device=None, fstype=None,
               nfs=None, ssh=None, ssh_port=22, ssh_key="/root/.ssh/kdump_id_ed25519",
               ssh_host_key=None, dump_level=31, compression="auto", makedumpfile_args=[],

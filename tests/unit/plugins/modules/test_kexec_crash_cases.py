@@ -14,6 +14,7 @@ import os
 
 import pytest
 import yaml
+from family_os_release import OS_RELEASE
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.service import Host, KexecCrash
 from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import CommandRunner
@@ -22,16 +23,6 @@ HERE = os.path.dirname(__file__)
 RELEASE = "6.1.0-41-amd64"
 with open(os.path.join(HERE, "kexec_crash.yml")) as _handle:
     CASES = yaml.safe_load(_handle)
-OS_RELEASE = {
-    "debian": 'ID=debian\nVERSION_ID="12"\n',
-    "ubuntu": 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n',
-    "rhel": 'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n',
-    "almalinux": 'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
-    "rocky": 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
-    "fedora": 'ID=fedora\nVERSION_ID=41\n',
-    "sles": 'ID="sles"\nID_LIKE="suse"\nVERSION_ID="15.6"\n',
-    "opensuse-leap": 'ID="opensuse-leap"\nID_LIKE="suse opensuse"\nVERSION_ID="15.6"\n',
-}
 TOOLS = {"kdump-config": "/usr/sbin", "kdumpctl": "/usr/bin", "mkdumprd": "/usr/sbin",
          "systemctl": "/usr/bin", "kexec": "/usr/sbin"}
 BASE_FILES = {
