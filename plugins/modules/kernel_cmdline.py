@@ -183,25 +183,18 @@ backup_files:
 
 import os
 
-
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.apply import Applier, ApplyError
-from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import (
-    CmdlineError,
-    apply,
-    join,
-    split,
-    validate_args,
-)
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.cmdline import CmdlineError
 from ansible_collections.crashdump.kdump.plugins.module_utils.boot.kernel_cmdline import (
     BootError,
     BootFiles,
-    make_backend,
-    managed_state,
-    satisfied,
 )
-
-ENV = {"LC_ALL": "C", "LANG": "C"}
+from ansible_collections.crashdump.kdump.plugins.module_utils.boot.service import (
+    CmdlineWork,
+    running_cmdline,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import ENV
 
 
 def main():
@@ -217,94 +210,29 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-
-    def read_only(argv):
-        return module.run_command(argv, environ_update=ENV)
-
+    files = BootFiles("/", run=lambda argv: module.run_command(argv, environ_update=dict(ENV)),
+                      which=module.get_bin_path)
+    work = CmdlineWork(files, os.uname()[4], running_cmdline(files))
     try:
-        validate_args(p["args"])
-    except CmdlineError as exc:
-        module.fail_json(msg=str(exc))
-    if p["kernels"] not in ("all", "default") and not os.path.isfile(p["kernels"]):
-        module.fail_json(msg="kernels: %s is not a kernel image on this host; expected all,"
-                             " default or the path of an installed kernel" % p["kernels"])
-    files = BootFiles("/", run=read_only, which=module.get_bin_path)
-    try:
-        with open("/proc/cmdline") as handle:
-            running = handle.read().strip()
-    except (IOError, OSError):
-        running = ""
-    try:
-        backend = make_backend(p["backend"], files, os.uname()[4])
-        plan = backend.plan(p["args"], p["state"], p["kernels"])
-        before_next = _safe_next(backend)
+        plan = work.prepare(module.params)
     except (BootError, CmdlineError) as exc:
         module.fail_json(msg=str(exc))
-
-    result = dict(changed=not plan.is_empty(), backend=backend.name, running_cmdline=running,
-                  files=sorted(plan.files), commands=[])
-    if module._diff:
-        diffs = []
-        for path, text in sorted(plan.files.items()):
-            diffs.append(dict(before=files.read(path) or "", after=text or "",
-                              before_header=path, after_header=path))
-        if not plan.files and plan.commands:
-            after = join(apply(split(before_next), p["args"], p["state"]))
-            diffs.append(dict(before=before_next + "\n", after=after + "\n",
-                              before_header="next boot command line",
-                              after_header="next boot command line"))
-        result["diff"] = diffs
-
-    if plan.is_empty() or module.check_mode:
-        result["commands"] = plan.commands if not plan.is_empty() else []
-        result["next_boot_cmdline"] = before_next
-        if plan.is_empty():
-            result["reboot_required"] = (managed_state(running, p["args"])
-                                         != managed_state(before_next, p["args"]))
-        else:
-            result["reboot_required"] = not satisfied(running, p["args"], p["state"])
-        module.exit_json(**result)
-
+    diff = dict(diff=work.diff()) if module._diff else {}
+    if not work.changes() or module.check_mode:
+        module.exit_json(**dict(work.preview(), **diff))
     applier = Applier(module)
-    backups = []
     try:
-        backups = applier.replace_files(plan.files, plan.validate, p["backup"],
+        backups = applier.replace_files(plan.files, plan.validate, module.params["backup"],
                                         snapshot=plan.regenerated)
-        regenerate = plan.backend in ("grub", "zipl")
-        if plan.commands and (p["update_bootloader"] or not regenerate):
-            for argv in plan.commands:
-                rc, out, err = applier.run(argv)
-                if rc != 0:
-                    raise BootError("%s failed (rc=%d): %s" % (" ".join(argv), rc, (err or out).strip()))
-            for argv in plan.checks:
-                rc, out, err = applier.run(argv)
-                if rc != 0:
-                    raise BootError("the regenerated configuration does not parse: %s: %s"
-                                    % (" ".join(argv), (err or out).strip()))
-        elif plan.commands:
-            module.warn("update_bootloader=false: run %s before rebooting, or the change does not"
-                        " reach the next boot" % " ".join(plan.commands[0]))
-        next_boot = backend.next_boot(p["kernels"])
-        if (p["update_bootloader"] or not regenerate) and not satisfied(next_boot, p["args"], p["state"]):
-            raise BootError("the regenerated boot configuration does not carry the requested"
-                            " arguments: the default entry boots with %r" % next_boot)
+        result = work.finish(applier.run, module.warn)
     except (ApplyError, BootError, CmdlineError, OSError) as exc:
         applier.restore()
         module.fail_json(msg="%s; the previous boot configuration was restored" % exc,
                          commands=applier.commands)
-    result.update(commands=applier.commands, next_boot_cmdline=next_boot,
-                  reboot_required=managed_state(running, p["args"]) != managed_state(next_boot, p["args"]))
+    result.update(diff, commands=applier.commands)
     if backups:
         result["backup_files"] = backups
     module.exit_json(**result)
-
-
-def _safe_next(backend):
-    try:
-        return backend.next_boot()
-    except BootError:
-        return ""
 
 
 if __name__ == "__main__":
