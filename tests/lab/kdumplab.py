@@ -98,10 +98,12 @@ def log(msg):
 
 
 def run(argv, **kwargs):
-    """Run a command; it reads /dev/null unless given input, never the caller's stdin."""
+    """Run a command; it reads /dev/null unless given input, never the caller's stdin, and
+    its output goes to stderr: stdout carries only this program's JSON answer."""
     log("$ " + " ".join(argv))
     if "input" not in kwargs:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
+    kwargs.setdefault("stdout", sys.stderr.fileno())
     try:
         return subprocess.run(argv, check=True, **kwargs)
     except subprocess.CalledProcessError as exc:

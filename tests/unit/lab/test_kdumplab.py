@@ -119,3 +119,15 @@ def test_tcg_runs_single_threaded_and_kvm_uses_the_host_cpu():
     assert "pvpanic" not in tcg   # a panic without a capture kernel must reboot, not stop QEMU
     kvm = kdumplab.qemu_argv("kvm", 1024, 2, "disk.qcow2", [], None, None)
     assert kvm[kvm.index("-accel") + 1] == "kvm" and kvm[kvm.index("-cpu") + 1] == "host"
+
+
+def test_commands_run_by_the_lab_never_write_to_its_stdout(capfd):
+    """stdout carries only the JSON answer that Molecule's create reads (an image build on
+    the way must not put a tool's output in front of it)."""
+    kdumplab.run(["sh", "-c", "echo from-the-tool; echo on-stderr >&2"])
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "from-the-tool" in err and "on-stderr" in err
+    # a caller that wants the output still gets it
+    done = kdumplab.run(["echo", "captured"], stdout=kdumplab.subprocess.PIPE)
+    assert done.stdout == b"captured\n"
