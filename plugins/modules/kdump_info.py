@@ -145,6 +145,16 @@ capture:
     recorded:
       description: Whether M(crashdump.kdump.kexec_crash) recorded the load.
       type: bool
+    secure_boot:
+      description:
+        - Whether the firmware enforces Secure Boot (C(SecureBoot) 1 and C(SetupMode) 0 in the EFI variables).
+        - There only kexec_file_load (C(kexec -s)) may load the capture kernel, and only a signed one.
+      type: bool
+    lockdown:
+      description:
+        - The kernel's lockdown mode (V(none), V(integrity) or V(confidentiality)) from C(/sys/kernel/security/lockdown);
+          V(none) where the file does not exist. Under V(integrity) or V(confidentiality) kexec_load is refused.
+      type: str
 service:
   description: The kdump service.
   returned: always

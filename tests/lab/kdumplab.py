@@ -64,6 +64,21 @@ REPO_PACKAGES = [
     "cryptsetup-bin", "rsync",
 ]
 DISK_SIZE = "4G"
+# How an image boots: SeaBIOS and GRUB (the first lab images), or UEFI (OVMF) with GRUB, with
+# Secure Boot enforced (shim -> Debian's signed GRUB -> Debian's signed kernel), or with
+# systemd-boot. A non-bios image has a GPT disk with an ESP mounted at /boot/efi.
+BOOTS = ("bios", "uefi", "secureboot", "systemd-boot")
+BOOT_PACKAGES = {
+    "uefi": ["grub-efi-amd64"],
+    "secureboot": ["grub-efi-amd64", "grub-efi-amd64-signed", "shim-signed", "mokutil"],
+    "systemd-boot": ["systemd-boot"],
+}
+ESP_MIB = 256
+# Debian's ovmf package: the 4 MiB builds, with and without Secure Boot; the variable store
+# with Microsoft's keys enrolled (Secure Boot on) and the empty one.
+OVMF_DIR = "/usr/share/OVMF"
+OVMF_CODE = {"plain": "OVMF_CODE_4M.fd", "secure": "OVMF_CODE_4M.secboot.fd"}
+OVMF_VARS = {"plain": "OVMF_VARS_4M.fd", "secure": "OVMF_VARS_4M.ms.fd"}
 HOST_ALIAS = "10.0.2.2"
 GUEST_ADDRESS = "10.0.2.15"
 
@@ -138,22 +153,51 @@ def debian_mirror():
                    " set KDUMP_LAB_MIRROR to the mirror's URL")
 
 
-def image_key(release):
+def image_packages(boot):
+    if boot == "bios":
+        return IMAGE_PACKAGES
+    return [p for p in IMAGE_PACKAGES if p != "grub-pc"] + BOOT_PACKAGES[boot]
+
+
+def image_key(release, boot="bios"):
+    if boot not in BOOTS:
+        raise LabError("boot %s: expected one of %s" % (boot, ", ".join(BOOTS)))
     spec = {
         "builder": BUILDER_VERSION,
         "suite": RELEASES[release],
         "mirror": debian_mirror(),
-        "packages": IMAGE_PACKAGES,
+        "packages": image_packages(boot),
         "repo": REPO_PACKAGES,
         "disk": DISK_SIZE,
         "hook": hashlib.sha256(open(os.path.join(HERE, "customize.sh"), "rb").read()).hexdigest(),
     }
-    return "debian%s-%s" % (release, hashlib.sha256(
+    name = "debian%s" % release
+    if boot != "bios":
+        # The bios images keep the key they always had (no rebuild of cached images).
+        spec["boot"] = boot
+        spec["efi_hook"] = hashlib.sha256(
+            open(os.path.join(HERE, "customize-efi.sh"), "rb").read()).hexdigest()
+        name += "-" + boot
+    return "%s-%s" % (name, hashlib.sha256(
         json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]), spec
 
 
-def image_paths(release):
-    key, _spec = image_key(release)
+def firmware(boot):
+    """The OVMF code and variable-store template of a non-bios boot (None for bios)."""
+    if boot == "bios":
+        return None
+    kind = "secure" if boot == "secureboot" else "plain"
+    code = os.path.join(OVMF_DIR, OVMF_CODE[kind])
+    template = os.path.join(OVMF_DIR, OVMF_VARS[kind])
+    for path in (code, template):
+        if not os.path.exists(path):
+            raise LabError("%s is missing: the %s lab boot needs Debian's ovmf package"
+                           " (apt-get install ovmf)" % (path, boot))
+    return {"code": code, "vars": template, "secure": kind == "secure"}
+
+
+def image_paths(release, boot="bios"):
+    key, _spec = image_key(release, boot)
     base = os.path.join(cache_dir(), "images", key)
     return {
         "dir": base,
@@ -163,20 +207,22 @@ def image_paths(release):
         "key": os.path.join(base, "id_ed25519"),
         "host_key": os.path.join(base, "ssh_host_ed25519_key.pub"),
         "ready": os.path.join(base, "READY"),
+        # the firmware's variables after the provisioning boot (non-bios), copied per VM
+        "efivars": os.path.join(base, "efivars.fd"),
     }
 
 
-def build(release, accel=None):
-    """Build the image of a Debian release unless the cache has it."""
-    paths = image_paths(release)
+def build(release, accel=None, boot="bios"):
+    """Build the image of a Debian release (booting as ``boot``) unless the cache has it."""
+    paths = image_paths(release, boot)
     if os.path.exists(paths["ready"]):
         log("image cached: %s" % paths["dir"])
         return paths
-    key, spec = image_key(release)
+    key, spec = image_key(release, boot)
     os.makedirs(os.path.join(cache_dir(), "images"), exist_ok=True)
     work = tempfile.mkdtemp(prefix=key + ".", dir=os.path.join(cache_dir(), "images"))
     try:
-        _build_into(work, release, spec, accel)
+        _build_into(work, release, spec, accel, boot)
         if os.path.exists(paths["dir"]):
             shutil.rmtree(paths["dir"])
         os.rename(work, paths["dir"])
@@ -187,22 +233,31 @@ def build(release, accel=None):
     return paths
 
 
-def _build_into(work, release, spec, accel):
+def _build_into(work, release, spec, accel, boot="bios"):
     started = time.time()
+    fw = firmware(boot)
     rootfs = os.path.join(work, "rootfs")
     keyfile = os.path.join(work, "id_ed25519")
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
     root_uuid = str(uuid.uuid4())
+    esp_id = uuid.uuid4().hex[:8].upper()
     env = dict(os.environ, LAB_PUBKEY=open(keyfile + ".pub").read().strip(),
                LAB_ROOT_UUID=root_uuid, LAB_REPO_PACKAGES=" ".join(REPO_PACKAGES),
-               LAB_SUITE=spec["suite"])
+               LAB_SUITE=spec["suite"], LAB_BOOT=boot,
+               LAB_ESP_UUID="%s-%s" % (esp_id[:4], esp_id[4:]))
     preseed = "grub-pc grub-pc/install_devices_empty boolean true"
+    hooks = []
+    if boot != "bios":
+        # customize.sh configures GRUB's serial console in grub.d (absent without GRUB).
+        hooks.append("--customize-hook=mkdir -p \"$1/etc/default/grub.d\"")
+    hooks.append("--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"))
+    if boot != "bios":
+        hooks.append("--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize-efi.sh"))
     run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
          "--skip=cleanup/apt/lists",
-         "--include=" + ",".join(IMAGE_PACKAGES),
-         "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed,
-         "--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"),
-         spec["suite"], rootfs, spec["mirror"]], env=env)
+         "--include=" + ",".join(spec["packages"]),
+         "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed]
+        + hooks + [spec["suite"], rootfs, spec["mirror"]], env=env)
     kernels = sorted(f for f in os.listdir(os.path.join(rootfs, "boot")) if f.startswith("vmlinuz-"))
     if not kernels:
         raise LabError("no kernel in %s/boot" % rootfs)
@@ -211,26 +266,49 @@ def _build_into(work, release, spec, accel):
     shutil.copy(os.path.join(rootfs, "boot", "initrd.img-" + release_name), os.path.join(work, "initrd.img"))
     shutil.copy(os.path.join(rootfs, "etc/ssh/ssh_host_ed25519_key.pub"),
                 os.path.join(work, "ssh_host_ed25519_key.pub"))
-    # A partitioned disk: one ext4 partition from 1 MiB, made from the tree.
+    # A partitioned disk: one ext4 partition from 1 MiB, made from the tree (bios); or GPT
+    # with an empty ESP from 1 MiB and the root partition after it.
     fs_img = os.path.join(work, "root.ext4")
     raw = os.path.join(work, "disk.raw")
     size_mib = int(DISK_SIZE.rstrip("G")) * 1024
+    root_start = 1 if boot == "bios" else 1 + ESP_MIB
+    # GPT keeps a backup table in the disk's last 33 sectors.
+    root_mib = size_mib - root_start - (0 if boot == "bios" else 1)
     run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
-         "-d", rootfs, fs_img, "%dM" % (size_mib - 1)])
+         "-d", rootfs, fs_img, "%dM" % root_mib])
     shutil.rmtree(rootfs)
     with open(raw, "wb") as handle:
         handle.truncate(size_mib << 20)
-    run(["sfdisk", "-q", raw], input=b"label: dos\nstart=2048, type=83, bootable\n")
-    run(["dd", "if=" + fs_img, "of=" + raw, "bs=1M", "seek=1", "conv=notrunc,sparse",
-         "status=none"])
+    if boot == "bios":
+        run(["sfdisk", "-q", raw], input=b"label: dos\nstart=2048, type=83, bootable\n")
+    else:
+        table = ("label: gpt\nstart=2048, size=%d, type=uefi, name=esp\n"
+                 "start=%d, size=%d, type=linux, name=root\n"
+                 % (ESP_MIB * 2048, root_start * 2048, root_mib * 2048))
+        run(["sfdisk", "-q", raw], input=table.encode())
+        esp_img = os.path.join(work, "esp.vfat")
+        run(["mkfs.vfat", "-F", "32", "-n", "ESP", "-i", esp_id, "-C", esp_img,
+             str(ESP_MIB * 1024)])
+        run(["dd", "if=" + esp_img, "of=" + raw, "bs=1M", "seek=1", "conv=notrunc,sparse",
+             "status=none"])
+        os.unlink(esp_img)
+    run(["dd", "if=" + fs_img, "of=" + raw, "bs=1M", "seek=%d" % root_start,
+         "conv=notrunc,sparse", "status=none"])
     os.unlink(fs_img)
     disk = os.path.join(work, "disk.qcow2")
     run(["qemu-img", "convert", "-q", "-O", "qcow2", raw, disk])
     os.unlink(raw)
-    # The one direct-kernel boot: it installs GRUB into the disk and powers off.
+    # The one direct-kernel boot: it installs the boot loader into the disk and powers off.
+    # A UEFI image is provisioned under OVMF without Secure Boot (a direct kernel boot is not
+    # signed), with the variable store the image's VMs start from.
     console = os.path.join(work, "provision-console.log")
     accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
-    argv = qemu_argv(accel, 1024, 2, disk, [], None, None) + [
+    efi = None
+    if fw:
+        shutil.copy(fw["vars"], os.path.join(work, "efivars.fd"))
+        efi = dict(fw, code=os.path.join(OVMF_DIR, OVMF_CODE["plain"]), secure=False,
+                   vars=os.path.join(work, "efivars.fd"), machine=boot_machine(boot))
+    argv = qemu_argv(accel, 1024, 2, disk, [], None, None, efi) + [
         "-kernel", os.path.join(work, "vmlinuz"), "-initrd", os.path.join(work, "initrd.img"),
         "-append", "root=UUID=%s rw console=ttyS0,115200n8" % root_uuid,
         "-serial", "file:" + console, "-no-reboot"]
@@ -240,9 +318,9 @@ def _build_into(work, release, spec, accel):
     except subprocess.TimeoutExpired:
         raise LabError("the provisioning boot did not finish in 20 minutes; see %s" % console)
     if "KDUMPLAB-FIRSTBOOT-OK" not in open(console, errors="replace").read():
-        raise LabError("GRUB was not installed on the first boot; see %s" % console)
+        raise LabError("the boot loader was not installed on the first boot; see %s" % console)
     with open(os.path.join(work, "spec.json"), "w") as handle:
-        json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid,
+        json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid, boot=boot,
                        seconds=round(time.time() - started)), handle, indent=1)
     open(os.path.join(work, "READY"), "w").close()
 
@@ -250,7 +328,7 @@ def _build_into(work, release, spec, accel):
 def prune():
     """Remove cached images that no current key names and no lab VM is based on."""
     base = os.path.join(cache_dir(), "images")
-    keep = set(image_key(release)[0] for release in RELEASES)
+    keep = set(image_key(release, boot)[0] for release in RELEASES for boot in BOOTS)
     for name in all_vms():
         try:
             keep.add(os.path.basename(load_vm(name)["image"]))
@@ -328,14 +406,28 @@ def probe_boot(kernel, accel, timeout=30):
         proc.wait()
 
 
-def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev):
+def boot_machine(boot):
+    """QEMU's machine type: Secure Boot's OVMF needs SMM, which QEMU has on q35."""
+    return "q35,smm=on" if boot == "secureboot" else "pc"
+
+
+def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev, efi=None):
+    """``efi``: None (SeaBIOS) or {code, vars, secure, machine}: OVMF's code read-only and
+    the VM's own variable store."""
     # TCG runs the vCPUs in one thread: with one thread per vCPU (MTTCG) a guest patching
     # its own code on all CPUs (static keys flipped while booting) was seen to livelock
     # in int3 handlers, a hang that only TCG has.
     accel_arg = accel if accel == "kvm" else "tcg,thread=single"
-    argv = ["qemu-system-x86_64", "-machine", "pc", "-accel", accel_arg, "-m", str(memory),
-            "-smp", str(cpus), "-display", "none", "-nodefaults", "-vga", "none",
-            "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % disk]
+    machine = efi["machine"] if efi else "pc"
+    argv = ["qemu-system-x86_64", "-machine", machine, "-accel", accel_arg, "-m", str(memory),
+            "-smp", str(cpus), "-display", "none", "-nodefaults", "-vga", "none"]
+    if efi:
+        if efi["secure"]:
+            # Only SMM code may write the variable store: what makes Secure Boot enforceable.
+            argv += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+        argv += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=%s" % efi["code"],
+                 "-drive", "if=pflash,format=raw,unit=1,file=%s" % efi["vars"]]
+    argv += ["-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % disk]
     if accel == "kvm":
         argv += ["-cpu", "host"]
     for path in extra_disks:
@@ -405,17 +497,25 @@ def parse_forward(spec):
 
 
 def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forward=(),
-          wait=0):
+          wait=0, boot="bios"):
     directory = vm_dir(name)
     if os.path.exists(os.path.join(directory, "qemu.pid")) and read_pid(
             os.path.join(directory, "qemu.pid")):
         log("VM %s already runs" % name)
         return load_vm(name)
-    paths = build(release)
+    paths = build(release, boot=boot)
     os.makedirs(directory, exist_ok=True)
     overlay = os.path.join(directory, "disk.qcow2")
     if not os.path.exists(overlay):
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", paths["disk"], overlay])
+    efi = None
+    fw = firmware(boot)
+    if fw:
+        # Each VM has its own firmware variables, from the image's (boot entries, keys).
+        efivars = os.path.join(directory, "efivars.fd")
+        if not os.path.exists(efivars):
+            shutil.copy(paths["efivars"], efivars)
+        efi = dict(fw, vars=efivars, machine=boot_machine(boot))
     extra = []
     for index in range(disks):
         path = os.path.join(directory, "extra%d.qcow2" % index)
@@ -454,7 +554,7 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
         time.sleep(0.1)
     accel = choose_accel(paths["kernel"])
     argv = qemu_argv(accel, memory, cpus, overlay, extra, netdev,
-                     "socket,id=con0,path=%s" % sock) + [
+                     "socket,id=con0,path=%s" % sock, efi) + [
         "-name", "kdumplab-" + name, "-pidfile", os.path.join(directory, "qemu.pid"),
         "-daemonize"]
     with open(os.path.join(directory, "qemu.err"), "a") as err:
@@ -463,7 +563,7 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
             stop(name)
             raise LabError("QEMU did not start; see %s" % os.path.join(directory, "qemu.err"))
     vm = {
-        "name": name, "instance": name, "release": release, "accel": accel,
+        "name": name, "instance": name, "release": release, "boot": boot, "accel": accel,
         "memory": memory, "cpus": cpus,
         "address": "127.0.0.1", "port": ssh_port, "user": "root",
         "identity_file": paths["key"], "known_hosts": known_hosts, "ports": ports,
@@ -646,9 +746,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build")
     p.add_argument("--release", default="12", choices=sorted(RELEASES))
+    p.add_argument("--boot", default="bios", choices=BOOTS)
     p = sub.add_parser("start")
     p.add_argument("name")
     p.add_argument("--release", default="12", choices=sorted(RELEASES))
+    p.add_argument("--boot", default="bios", choices=BOOTS,
+                   help="firmware and boot loader (bios: SeaBIOS and GRUB)")
     p.add_argument("--memory", type=int, default=1024, help="MiB")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--disks", type=int, default=0, help="extra empty virtio disks")
@@ -679,10 +782,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
-            print(json.dumps(build(args.release), indent=1))
+            print(json.dumps(build(args.release, boot=args.boot), indent=1))
         elif args.cmd == "start":
             print(json.dumps(start(args.name, args.release, args.memory, args.cpus, args.disks,
-                                   args.disk_size, args.forward, args.wait), indent=1))
+                                   args.disk_size, args.forward, args.wait, args.boot),
+                             indent=1))
         elif args.cmd == "stop":
             stop(args.name)
         elif args.cmd == "destroy":

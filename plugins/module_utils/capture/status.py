@@ -166,6 +166,7 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
     stored = capture.stored() or {}
     default_kernel, default_initrd = capture.defaults(family, release)
     initrd = stored.get("initrd") or default_initrd
+    secure_boot, lockdown = capture.secure()
     capture_info = {
         "loaded": loaded,
         "kernel": stored.get("kernel") or default_kernel,
@@ -174,6 +175,9 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         "cmdline": stored.get("cmdline"),
         "syscall": stored.get("syscall"),
         "recorded": bool(stored),
+        # Where only kexec_file_load may load a (signed) capture kernel.
+        "secure_boot": secure_boot,
+        "lockdown": lockdown,
     }
     service = service_state(family, run, which, loaded) if installed else {
         "unit": UNIT[family], "enabled": False, "active": False, "ready": False, "status": None}

@@ -88,7 +88,7 @@ class FakeHost(object):
         return self.commands.get((name, argv[1]), (1, "", "unexpected %r" % argv))
 
 
-def build(tmp_path, host, loaded="1", size=None, cmdline=None):
+def build(tmp_path, host, loaded="1", size=None, cmdline=None, extra=None):
     root = tmp_path / "root"
     files = {"etc/os-release": host["os_release"], "proc/cmdline": (cmdline or host["cmdline"]) + "\n",
              "proc/iomem": host["iomem"], "sys/kernel/kexec_crash_loaded": loaded + "\n",
@@ -97,6 +97,7 @@ def build(tmp_path, host, loaded="1", size=None, cmdline=None):
     for path, parts in host["files"].items():
         with open(os.path.join(FIXTURES, *parts)) as handle:
             files[path] = handle.read()
+    files.update(extra or {})
     for path, text in files.items():
         full = root / path
         full.parent.mkdir(parents=True, exist_ok=True)
@@ -246,3 +247,18 @@ def test_an_fs_target_reads_back_with_its_directory_and_dumps(tmp_path, family_h
     assert (target["type"], target["device"], target["path"]) == ("fs", "LABEL=kdumpdisk", "/crash")
     assert target["directory"] == "/srv/dumps/crash"
     assert [d["path"] for d in info["dumps"]] == ["/srv/dumps/crash/202612020101/dump.202612020101"]
+
+
+def test_secure_boot_and_lockdown_are_reported(tmp_path):
+    """Off on a BIOS host; on with the EFI variables and the lockdown file of a host booted
+    with Secure Boot (Debian's kernel then selects integrity)."""
+    info, _fake = info_for(tmp_path / "plain", "debian12")
+    assert info["capture"]["secure_boot"] is False and info["capture"]["lockdown"] == "none"
+    guid = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+    efivars = "sys/firmware/efi/efivars/"
+    info, _fake = info_for(tmp_path / "sb", "debian12", extra={
+        efivars + "SecureBoot-" + guid: "\x06\x00\x00\x00\x01",
+        efivars + "SetupMode-" + guid: "\x06\x00\x00\x00\x00",
+        "sys/kernel/security/lockdown": "none [integrity] confidentiality\n"})
+    assert info["capture"]["secure_boot"] is True
+    assert info["capture"]["lockdown"] == "integrity"
