@@ -5,6 +5,9 @@
 #   LAB_ROOT_UUID      UUID of the root filesystem
 #   LAB_REPO_PACKAGES  packages (with their dependencies) for the offline apt repository
 #   LAB_SUITE          the Debian suite
+#   LAB_BOOT           bios (SeaBIOS, GRUB), uefi (OVMF, GRUB for EFI), secureboot (shim,
+#                      signed GRUB, signed kernel) or systemd-boot
+#   LAB_ESP_UUID       volume id of the ESP (XXXX-XXXX), not for bios
 # Runs on the build host as root; everything it changes is inside "$1".
 set -eu
 root="$1"
@@ -13,6 +16,11 @@ root="$1"
 echo kdumplab > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tkdumplab\n' > "$root/etc/hosts"
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$LAB_ROOT_UUID" > "$root/etc/fstab"
+boot=${LAB_BOOT:-bios}
+if [ "$boot" != bios ]; then
+  printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$LAB_ESP_UUID" >> "$root/etc/fstab"
+  mkdir -p "$root/boot/efi" "$root/etc/default/grub.d"
+fi
 
 mkdir -p "$root/etc/systemd/network"
 cat > "$root/etc/systemd/network/10-lab.network" <<'EOF'
@@ -70,12 +78,52 @@ printf 'deb [trusted=yes] file:%s ./\n' "$repo" > "$root/etc/apt/sources.list"
 chroot "$root" apt-get update -q
 rm -rf "$root"/var/cache/apt/*.bin
 
-# --- first boot: install GRUB into the disk, then power off -------------------
-cat > "$root/usr/local/sbin/kdumplab-firstboot" <<'EOF'
+# --- first boot: install the boot loader into the disk, then power off ----------
+case "$boot" in
+bios)
+  install='grub-install --target=i386-pc /dev/vda
+update-grub'
+  ;;
+uefi)
+  # --removable: EFI/BOOT/BOOTX64.EFI, found by the firmware without a boot entry.
+  install='grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram --no-uefi-secure-boot
+update-grub'
+  ;;
+secureboot)
+  # shim (signed by Microsoft) as BOOTX64.EFI, then Debian's signed GRUB, which reads
+  # EFI/debian/grub.cfg; no fallback (fbx64.efi would try to write boot entries and reset).
+  install='grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram --uefi-secure-boot
+rm -f /boot/efi/EFI/BOOT/fbx64.efi
+mkdir -p /boot/efi/EFI/debian
+printf "search.fs_uuid %s root\nset prefix=(\$root)/boot/grub\nconfigfile \$prefix/grub.cfg\n" "$(findmnt -no UUID /)" > /boot/efi/EFI/debian/grub.cfg
+cp /boot/efi/EFI/debian/grub.cfg /boot/efi/EFI/BOOT/grub.cfg
+update-grub'
+  ;;
+systemd-boot)
+  # kernel-install writes BLS entries (and copies kernel and initrd) into the ESP; the
+  # command line is /etc/kernel/cmdline.
+  printf 'root=UUID=%s rw console=ttyS0,115200n8\n' "$LAB_ROOT_UUID" > "$root/etc/kernel/cmdline"
+  printf 'layout=bls\n' > "$root/etc/kernel/install.conf"
+  install='bootctl install --esp-path=/boot/efi --no-variables
+printf "timeout 1\nconsole-mode keep\n" > /boot/efi/loader/loader.conf
+for kernel in /boot/vmlinuz-*; do
+  version=${kernel#/boot/vmlinuz-}
+  kernel-install add "$version" "$kernel" "/boot/initrd.img-$version"
+done
+ls /boot/efi/loader/entries'
+  ;;
+*)
+  echo "customize.sh: LAB_BOOT=$boot: expected bios, uefi, secureboot or systemd-boot" >&2
+  exit 2
+  ;;
+esac
+mount_esp=
+[ "$boot" = bios ] || mount_esp='mountpoint -q /boot/efi || mount /boot/efi'
+cat > "$root/usr/local/sbin/kdumplab-firstboot" <<EOF
 #!/bin/sh
 set -eu
-grub-install --target=i386-pc /dev/vda
-update-grub
+$mount_esp
+$install
 systemctl disable kdumplab-firstboot.service
 rm -f /etc/systemd/system/kdumplab-firstboot.service /usr/local/sbin/kdumplab-firstboot
 echo KDUMPLAB-FIRSTBOOT-OK > /dev/ttyS0
@@ -85,7 +133,7 @@ EOF
 chmod 0755 "$root/usr/local/sbin/kdumplab-firstboot"
 cat > "$root/etc/systemd/system/kdumplab-firstboot.service" <<'EOF'
 [Unit]
-Description=Install GRUB into the lab disk (first boot only)
+Description=Install the boot loader into the lab disk (first boot only)
 After=local-fs.target
 ConditionPathExists=/usr/local/sbin/kdumplab-firstboot
 
@@ -98,4 +146,4 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 EOF
 chroot "$root" systemctl enable kdumplab-firstboot.service
-echo "kdumplab $LAB_SUITE" > "$root/etc/kdumplab-release"
+echo "kdumplab $LAB_SUITE $boot" > "$root/etc/kdumplab-release"

@@ -173,10 +173,7 @@ def image_key(release, boot="bios"):
     }
     name = "debian%s" % release
     if boot != "bios":
-        # The bios images keep the key they always had (no rebuild of cached images).
         spec["boot"] = boot
-        spec["efi_hook"] = hashlib.sha256(
-            open(os.path.join(HERE, "customize-efi.sh"), "rb").read()).hexdigest()
         name += "-" + boot
     return "%s-%s" % (name, hashlib.sha256(
         json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]), spec
@@ -246,18 +243,12 @@ def _build_into(work, release, spec, accel, boot="bios"):
                LAB_SUITE=spec["suite"], LAB_BOOT=boot,
                LAB_ESP_UUID="%s-%s" % (esp_id[:4], esp_id[4:]))
     preseed = "grub-pc grub-pc/install_devices_empty boolean true"
-    hooks = []
-    if boot != "bios":
-        # customize.sh configures GRUB's serial console in grub.d (absent without GRUB).
-        hooks.append("--customize-hook=mkdir -p \"$1/etc/default/grub.d\"")
-    hooks.append("--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"))
-    if boot != "bios":
-        hooks.append("--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize-efi.sh"))
     run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
          "--skip=cleanup/apt/lists",
          "--include=" + ",".join(spec["packages"]),
-         "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed]
-        + hooks + [spec["suite"], rootfs, spec["mirror"]], env=env)
+         "--essential-hook=echo '%s' | chroot \"$1\" debconf-set-selections" % preseed,
+         "--customize-hook=sh %s \"$1\"" % os.path.join(HERE, "customize.sh"),
+         spec["suite"], rootfs, spec["mirror"]], env=env)
     kernels = sorted(f for f in os.listdir(os.path.join(rootfs, "boot")) if f.startswith("vmlinuz-"))
     if not kernels:
         raise LabError("no kernel in %s/boot" % rootfs)
