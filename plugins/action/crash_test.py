@@ -146,6 +146,7 @@ class ActionModule(ActionBase):
             raise StepFailed("boot", "%s did not come back within %d s after the crash; look at its"
                              " console%s" % (host, boot_timeout, self._evidence(task_vars)))
         boot_after = None
+        last_error = None
         while time.time() < start + boot_timeout:
             try:
                 self._connection.reset()
@@ -155,10 +156,14 @@ class ActionModule(ActionBase):
                 boot_after = self._boot_id(task_vars, "boot")
                 break
             except (StepFailed, AnsibleError) as exc:
-                display.vvv("crash_test: %s not ready yet: %s" % (host, to_text(exc)))
+                last_error = to_text(exc)
+                display.vvv("crash_test: %s not ready yet: %s" % (host, last_error))
                 time.sleep(poll)
         result["timings"]["trigger_to_back"] = round(time.time() - start, 1)
-        if boot_after is None or boot_after == boot_before:
+        if boot_after is None:
+            raise StepFailed("boot", "%s answers SSH again but its boot id could not be read within"
+                             " %d s of the crash: %s" % (host, boot_timeout, last_error))
+        if boot_after == boot_before:
             raise StepFailed("boot", "%s answers but did not reboot (boot id %s)" % (host, boot_after))
 
         listing = self._dumps(dump_host, host, dump_path, kernel, task_vars)
