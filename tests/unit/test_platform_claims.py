@@ -21,11 +21,33 @@ NAMES = {"Debian": "Debian", "Ubuntu": "Ubuntu", "EL": "RHEL", "Fedora": "Fedora
 CODENAMES = {"bookworm": "12", "trixie": "13", "jammy": "22.04", "noble": "24.04"}
 
 
-def table():
+def tables():
+    """The tables of the README's platform section, each as its rows (header left out)."""
     with open(os.path.join(ROOT, "README.md")) as handle:
         text = handle.read()
     section = text.split("## Supported platforms", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    found, rows = [], None
+    for line in section.splitlines():
+        if line.startswith("|"):
+            if rows is None:
+                rows = []
+                found.append(rows)
+                continue  # the header
+            if "---" not in line:
+                rows.append(line)
+        else:
+            rows = None
+    return found
+
+
+def table():
+    """The family x release table."""
+    return tables()[0]
+
+
+def matrix():
+    """The architecture x firmware x boot loader table."""
+    return tables()[1]
 
 
 def test_every_row_says_what_proves_it():
@@ -51,3 +73,25 @@ def test_meta_platforms_agree_with_the_readme():
                 number = CODENAMES.get(version, version)
                 assert any(number in r.split("|")[2] for r in matching), (platform, version)
     assert "Debian | 11" not in "\n".join(rows)
+
+
+def test_matrix_booted_claims_name_scenarios_that_exist():
+    rows = matrix()
+    assert len(rows) >= 8
+    scenarios = set(os.listdir(os.path.join(ROOT, "molecule")))
+    fleet = {"lab fleet"}
+    booted = 0
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert len(cells) == 4, row
+        proof = cells[3]
+        assert re.match(r"(booted|recorded|not tested|not booted)\b", proof), row
+        if proof.startswith("booted"):
+            booted += 1
+            named = re.findall(r"`([a-z0-9_-]+)`", proof)
+            assert named or any(f in proof for f in fleet), row
+            for name in named:
+                if name.startswith("lab-"):
+                    continue  # a lab fleet host (tests/lab/inventory)
+                assert name in scenarios, (name, row)
+    assert booted >= 4
