@@ -1,3 +1,7 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) crashdump.kdump contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every changelog fragment is YAML that antsibull-changelog accepts.
 
 ansible-test's yamllint and changelog sanity tests catch a broken fragment too, but only
@@ -19,6 +23,9 @@ def _sections():
     return names
 
 
+SECTIONS = _sections()
+
+
 def test_there_are_fragments():
     assert FRAGMENTS, "changelogs/fragments holds no fragment"
 
@@ -30,7 +37,7 @@ def test_fragment_parses_into_known_sections(path):
     except yaml.YAMLError as exc:  # the message names line and column
         pytest.fail(f"{path.name}: not valid YAML: {exc}")
     assert isinstance(data, dict) and data, f"{path.name}: expected a mapping of sections"
-    unknown = set(data) - _sections()
+    unknown = set(data) - SECTIONS
     assert not unknown, f"{path.name}: unknown sections {sorted(unknown)}"
     for section, entries in data.items():
         assert isinstance(entries, list) and entries, f"{path.name}: {section} is not a list"
