@@ -8,7 +8,10 @@
 #   LAB_BOOT           bios (SeaBIOS, GRUB), uefi (OVMF, GRUB for EFI), secureboot (shim,
 #                      signed GRUB, signed kernel) or systemd-boot
 #   LAB_ESP_UUID       volume id of the ESP (XXXX-XXXX), not for bios
-# Runs on the build host as root; everything it changes is inside "$1".
+#   LAB_ARCH           amd64 (default) or arm64 (uefi only: AAVMF, GRUB for EFI)
+#   LAB_CONSOLE        the serial console: ttyS0 (default), ttyAMA0 on arm64
+# Runs on the build host as root and changes only what is inside "$1"; for another
+# architecture it runs inside the tree's own stage-2 VM with "$1" = /.
 set -eu
 root="$1"
 
@@ -17,6 +20,8 @@ echo kdumplab > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tkdumplab\n' > "$root/etc/hosts"
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$LAB_ROOT_UUID" > "$root/etc/fstab"
 boot=${LAB_BOOT:-bios}
+arch=${LAB_ARCH:-amd64}
+console=${LAB_CONSOLE:-ttyS0}
 if [ "$boot" != bios ]; then
   printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$LAB_ESP_UUID" >> "$root/etc/fstab"
   mkdir -p "$root/boot/efi" "$root/etc/default/grub.d"
@@ -30,10 +35,12 @@ Name=en* eth*
 [Network]
 DHCP=ipv4
 EOF
-chroot "$root" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service
+chroot "$root" systemctl enable systemd-networkd.service ssh.service "serial-getty@$console.service"
 
-# Boot through GRUB on the serial console, quickly.
-cat > "$root/etc/default/grub.d/10-kdumplab.cfg" <<'EOF'
+# Boot through GRUB on the serial console, quickly. On arm64 the firmware's console is the
+# serial port (AAVMF), which GRUB for EFI uses as its console.
+if [ "$arch" = amd64 ]; then
+  cat > "$root/etc/default/grub.d/10-kdumplab.cfg" <<'EOF'
 GRUB_TIMEOUT=1
 GRUB_TERMINAL="serial console"
 GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
@@ -41,6 +48,15 @@ GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"
 GRUB_CMDLINE_LINUX_DEFAULT=""
 GRUB_DISABLE_OS_PROBER=true
 EOF
+else
+  cat > "$root/etc/default/grub.d/10-kdumplab.cfg" <<EOF
+GRUB_TIMEOUT=1
+GRUB_TERMINAL=console
+GRUB_CMDLINE_LINUX="console=$console,115200n8"
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_DISABLE_OS_PROBER=true
+EOF
+fi
 
 # Later rebuilds of the boot initrd (installing kdump-tools triggers one) take only
 # the modules this VM uses: minutes less under TCG. The initrd made here, in the
@@ -85,9 +101,11 @@ bios)
 update-grub'
   ;;
 uefi)
-  # --removable: EFI/BOOT/BOOTX64.EFI, found by the firmware without a boot entry.
-  install='grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram --no-uefi-secure-boot
-update-grub'
+  # --removable: EFI/BOOT/BOOTX64.EFI (BOOTAA64.EFI), found by the firmware without a boot entry.
+  target=x86_64-efi
+  [ "$arch" = amd64 ] || target=arm64-efi
+  install="grub-install --target=$target --efi-directory=/boot/efi --removable --no-nvram --no-uefi-secure-boot
+update-grub"
   ;;
 secureboot)
   # shim (signed by Microsoft) as BOOTX64.EFI, then Debian's signed GRUB, which reads
@@ -102,7 +120,7 @@ update-grub'
 systemd-boot)
   # kernel-install writes BLS entries (and copies kernel and initrd) into the ESP; the
   # command line is /etc/kernel/cmdline.
-  printf 'root=UUID=%s rw console=ttyS0,115200n8\n' "$LAB_ROOT_UUID" > "$root/etc/kernel/cmdline"
+  printf 'root=UUID=%s rw console=%s,115200n8\n' "$LAB_ROOT_UUID" "$console" > "$root/etc/kernel/cmdline"
   printf 'layout=bls\n' > "$root/etc/kernel/install.conf"
   install='bootctl install --esp-path=/boot/efi --no-variables
 printf "timeout 1\nconsole-mode keep\n" > /boot/efi/loader/loader.conf
@@ -126,7 +144,7 @@ $mount_esp
 $install
 systemctl disable kdumplab-firstboot.service
 rm -f /etc/systemd/system/kdumplab-firstboot.service /usr/local/sbin/kdumplab-firstboot
-echo KDUMPLAB-FIRSTBOOT-OK > /dev/ttyS0
+echo KDUMPLAB-FIRSTBOOT-OK > /dev/$console
 sync
 systemctl poweroff
 EOF
@@ -146,4 +164,4 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 EOF
 chroot "$root" systemctl enable kdumplab-firstboot.service
-echo "kdumplab $LAB_SUITE $boot" > "$root/etc/kdumplab-release"
+echo "kdumplab $LAB_SUITE $boot $arch" > "$root/etc/kdumplab-release"

@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The crashdump.kdump lab: Debian VM images built from Debian packages, run under QEMU.
 
-    kdumplab.py build   [--release 12]           build (or reuse) the cached image
-    kdumplab.py start   NAME [--release 12] [--memory 1024] [--cpus 2] [--disks N]
+    kdumplab.py build   [--release 12] [--boot B] [--arch A]   build (or reuse) the cached image
+    kdumplab.py start   NAME [--release 12] [--boot B] [--arch A] [--memory 1024] [--cpus 2] [--disks N]
                         [--disk-size 2G] [--forward [HOSTPORT:]PORT ...] [--wait SECONDS]
     kdumplab.py stop    NAME                     power the VM off (kill its QEMU)
     kdumplab.py destroy [NAME ...|--all]         stop, and remove overlays and state
@@ -20,6 +20,12 @@ i.e. ~/.cache/crashdump-kdump/lab), keyed by everything that goes into them. VMs
 copy-on-write overlays in $KDUMP_LAB_STATE (default: build/lab of the checkout), with
 their pid files, console logs (one file per boot) and a known_hosts file that pins the
 image's host key. KDUMP_LAB_ACCEL=kvm|tcg forces the accelerator.
+
+--arch arm64 builds and runs Debian arm64 (QEMU's virt machine, AAVMF, GRUB for EFI). On a
+machine of another architecture the image is built in two stages, so that no arm64 code runs
+on the build host and binfmt_misc is not needed: debootstrap --foreign unpacks the tree on
+the host, then a first arm64 VM (its kernel from the tree's own package, a small busybox
+initramfs) runs debootstrap's second stage and the image hook inside the tree.
 
 All host-visible traffic stays on 127.0.0.1: each VM uses QEMU user networking, its SSH
 port (and any --forward port) is forwarded to 127.0.0.1, and one VM reaches another
@@ -48,6 +54,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(os.path.dirname(HERE))
 BUILDER_VERSION = "5"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 RELEASES = {"12": "bookworm", "13": "trixie"}
 IMAGE_PACKAGES = [
@@ -79,6 +86,21 @@ ESP_MIB = 256
 OVMF_DIR = "/usr/share/OVMF"
 OVMF_CODE = {"plain": "OVMF_CODE_4M.fd", "secure": "OVMF_CODE_4M.secboot.fd"}
 OVMF_VARS = {"plain": "OVMF_VARS_4M.fd", "secure": "OVMF_VARS_4M.ms.fd"}
+# Per Debian architecture: QEMU, the kernel and boot-loader packages, the serial console.
+# arm64 boots only by UEFI (AAVMF from qemu-efi-aarch64) with GRUB for EFI.
+ARCHES = {
+    "amd64": {"qemu": "qemu-system-x86_64", "kernel": "linux-image-amd64", "console": "ttyS0",
+              "boots": BOOTS},
+    "arm64": {"qemu": "qemu-system-aarch64", "kernel": "linux-image-arm64", "console": "ttyAMA0",
+              "boots": ("uefi",), "grub": "grub-efi-arm64",
+              # cortex-a57: ARMv8.0 without pointer authentication, which TCG emulates slowly.
+              "machine": "virt", "cpu": "cortex-a57"},
+}
+AAVMF_DIR = "/usr/share/AAVMF"
+AAVMF_CODE = "AAVMF_CODE.fd"
+AAVMF_VARS = "AAVMF_VARS.fd"
+# What the stage-2 initramfs loads to reach its disk and network (with their dependencies).
+STAGE2_MODULES = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "crc32c_generic", "ext4")
 HOST_ALIAS = "10.0.2.2"
 GUEST_ADDRESS = "10.0.2.15"
 
@@ -153,25 +175,48 @@ def debian_mirror():
                    " set KDUMP_LAB_MIRROR to the mirror's URL")
 
 
-def image_packages(boot):
+def image_packages(boot, arch="amd64"):
+    if arch != "amd64":
+        spec = ARCHES[arch]
+        return [spec["kernel"] if p == "linux-image-amd64" else p
+                for p in IMAGE_PACKAGES if p != "grub-pc"] + [spec["grub"]]
     if boot == "bios":
         return IMAGE_PACKAGES
     return [p for p in IMAGE_PACKAGES if p != "grub-pc"] + BOOT_PACKAGES[boot]
 
 
-def image_key(release, boot="bios"):
+def check_arch(arch, boot):
+    if arch not in ARCHES:
+        raise LabError("arch %s: expected one of %s" % (arch, ", ".join(sorted(ARCHES))))
+    if boot not in ARCHES[arch]["boots"]:
+        raise LabError("boot %s on %s: expected one of %s"
+                       % (boot, arch, ", ".join(ARCHES[arch]["boots"])))
+
+
+def foreign(arch):
+    """True when the image's architecture is not the build host's: a two-stage build."""
+    return arch != HOST_ARCH
+
+
+def image_key(release, boot="bios", arch="amd64"):
     if boot not in BOOTS:
         raise LabError("boot %s: expected one of %s" % (boot, ", ".join(BOOTS)))
+    check_arch(arch, boot)
     spec = {
         "builder": BUILDER_VERSION,
         "suite": RELEASES[release],
         "mirror": debian_mirror(),
-        "packages": image_packages(boot),
+        "packages": image_packages(boot, arch),
         "repo": REPO_PACKAGES,
         "disk": DISK_SIZE,
         "hook": hashlib.sha256(open(os.path.join(HERE, "customize.sh"), "rb").read()).hexdigest(),
     }
     name = "debian%s" % release
+    if arch != "amd64":
+        # Everything else in the key is as for amd64, so amd64 keys stay as they were.
+        spec["arch"] = arch
+        spec["stage2"] = STAGE2_MODULES
+        name += "-" + arch
     if boot != "bios":
         spec["boot"] = boot
         name += "-" + boot
@@ -179,10 +224,17 @@ def image_key(release, boot="bios"):
         json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]), spec
 
 
-def firmware(boot):
-    """The OVMF code and variable-store template of a non-bios boot (None for bios)."""
+def firmware(boot, arch="amd64"):
+    """The OVMF (AAVMF) code and variable-store template of a non-bios boot (None for bios)."""
     if boot == "bios":
         return None
+    if arch == "arm64":
+        code, template = (os.path.join(AAVMF_DIR, f) for f in (AAVMF_CODE, AAVMF_VARS))
+        for path in (code, template):
+            if not os.path.exists(path):
+                raise LabError("%s is missing: the arm64 lab needs Debian's qemu-efi-aarch64"
+                               " package (apt-get install qemu-efi-aarch64)" % path)
+        return {"code": code, "vars": template, "secure": False}
     kind = "secure" if boot == "secureboot" else "plain"
     code = os.path.join(OVMF_DIR, OVMF_CODE[kind])
     template = os.path.join(OVMF_DIR, OVMF_VARS[kind])
@@ -193,8 +245,8 @@ def firmware(boot):
     return {"code": code, "vars": template, "secure": kind == "secure"}
 
 
-def image_paths(release, boot="bios"):
-    key, _spec = image_key(release, boot)
+def image_paths(release, boot="bios", arch="amd64"):
+    key, _spec = image_key(release, boot, arch)
     base = os.path.join(cache_dir(), "images", key)
     return {
         "dir": base,
@@ -209,21 +261,35 @@ def image_paths(release, boot="bios"):
     }
 
 
-def build(release, accel=None, boot="bios"):
+def build(release, accel=None, boot="bios", arch="amd64"):
     """Build the image of a Debian release (booting as ``boot``) unless the cache has it."""
-    paths = image_paths(release, boot)
+    paths = image_paths(release, boot, arch)
     if os.path.exists(paths["ready"]):
         log("image cached: %s" % paths["dir"])
         return paths
-    key, spec = image_key(release, boot)
+    key, spec = image_key(release, boot, arch)
     os.makedirs(os.path.join(cache_dir(), "images"), exist_ok=True)
     work = tempfile.mkdtemp(prefix=key + ".", dir=os.path.join(cache_dir(), "images"))
     try:
-        _build_into(work, release, spec, accel, boot)
+        if arch != "amd64":
+            _build_two_stage(work, spec, arch)
+        elif foreign(arch):
+            raise LabError("amd64 images are built on amd64 hosts only (this is %s)" % HOST_ARCH)
+        else:
+            _build_into(work, release, spec, accel, boot)
         if os.path.exists(paths["dir"]):
             shutil.rmtree(paths["dir"])
         os.rename(work, paths["dir"])
     except BaseException:
+        # The consoles of a failed build stay (in images/failed-KEY) to say why.
+        logs = [f for f in os.listdir(work) if f.endswith(".log")] if os.path.isdir(work) else []
+        if logs:
+            failed = os.path.join(cache_dir(), "images", "failed-" + key)
+            shutil.rmtree(failed, ignore_errors=True)
+            os.makedirs(failed)
+            for name in logs:
+                shutil.move(os.path.join(work, name), os.path.join(failed, name))
+            log("console logs of the failed build: %s" % failed)
         shutil.rmtree(work, ignore_errors=True)
         raise
     log("image ready: %s" % paths["dir"])
@@ -232,7 +298,6 @@ def build(release, accel=None, boot="bios"):
 
 def _build_into(work, release, spec, accel, boot="bios"):
     started = time.time()
-    fw = firmware(boot)
     rootfs = os.path.join(work, "rootfs")
     keyfile = os.path.join(work, "id_ed25519")
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
@@ -257,17 +322,34 @@ def _build_into(work, release, spec, accel, boot="bios"):
     shutil.copy(os.path.join(rootfs, "boot", "initrd.img-" + release_name), os.path.join(work, "initrd.img"))
     shutil.copy(os.path.join(rootfs, "etc/ssh/ssh_host_ed25519_key.pub"),
                 os.path.join(work, "ssh_host_ed25519_key.pub"))
-    # A partitioned disk: one ext4 partition from 1 MiB, made from the tree (bios); or GPT
-    # with an empty ESP from 1 MiB and the root partition after it.
     fs_img = os.path.join(work, "root.ext4")
-    raw = os.path.join(work, "disk.raw")
-    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
-    root_start = 1 if boot == "bios" else 1 + ESP_MIB
-    # GPT keeps a backup table in the disk's last 33 sectors.
-    root_mib = size_mib - root_start - (0 if boot == "bios" else 1)
+    _root_start, root_mib = root_layout(boot)
     run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
          "-d", rootfs, fs_img, "%dM" % root_mib])
     shutil.rmtree(rootfs)
+    disk = assemble_disk(work, fs_img, boot, esp_id)
+    accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
+    provision(work, disk, root_uuid, boot, "amd64", accel)
+    with open(os.path.join(work, "spec.json"), "w") as handle:
+        json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid, boot=boot,
+                       seconds=round(time.time() - started)), handle, indent=1)
+    open(os.path.join(work, "READY"), "w").close()
+
+
+def root_layout(boot):
+    """(first MiB, size in MiB) of the root partition: from 1 MiB (bios, an MBR disk), or
+    after the ESP on a GPT disk, which keeps a backup table in its last 33 sectors."""
+    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
+    root_start = 1 if boot == "bios" else 1 + ESP_MIB
+    return root_start, size_mib - root_start - (0 if boot == "bios" else 1)
+
+
+def assemble_disk(work, fs_img, boot, esp_id):
+    """The image's disk (qcow2) from its root filesystem: one ext4 partition from 1 MiB
+    (bios), or GPT with an empty ESP from 1 MiB and the root partition after it."""
+    raw = os.path.join(work, "disk.raw")
+    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
+    root_start, root_mib = root_layout(boot)
     with open(raw, "wb") as handle:
         handle.truncate(size_mib << 20)
     if boot == "bios":
@@ -289,27 +371,307 @@ def _build_into(work, release, spec, accel, boot="bios"):
     disk = os.path.join(work, "disk.qcow2")
     run(["qemu-img", "convert", "-q", "-O", "qcow2", raw, disk])
     os.unlink(raw)
-    # The one direct-kernel boot: it installs the boot loader into the disk and powers off.
-    # A UEFI image is provisioned under OVMF without Secure Boot (a direct kernel boot is not
-    # signed), with the variable store the image's VMs start from.
+    return disk
+
+
+def provision(work, disk, root_uuid, boot, arch, accel):
+    """The one direct-kernel boot: it installs the boot loader into the disk and powers off.
+
+    A UEFI image is provisioned under its firmware without Secure Boot (a direct kernel boot
+    is not signed), with the variable store the image's VMs start from."""
+    fw = firmware(boot, arch)
     console = os.path.join(work, "provision-console.log")
-    accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
     efi = None
     if fw:
         shutil.copy(fw["vars"], os.path.join(work, "efivars.fd"))
-        efi = dict(fw, code=os.path.join(OVMF_DIR, OVMF_CODE["plain"]), secure=False,
-                   vars=os.path.join(work, "efivars.fd"), machine=boot_machine(boot))
-    argv = qemu_argv(accel, 1024, 2, disk, [], None, None, efi) + [
+        code = fw["code"] if arch != "amd64" else os.path.join(OVMF_DIR, OVMF_CODE["plain"])
+        efi = dict(fw, code=code, secure=False, vars=os.path.join(work, "efivars.fd"),
+                   machine=boot_machine(boot, arch))
+    argv = qemu_argv(accel, 1024, 2, disk, [], None, None, efi, arch) + [
         "-kernel", os.path.join(work, "vmlinuz"), "-initrd", os.path.join(work, "initrd.img"),
-        "-append", "root=UUID=%s rw console=ttyS0,115200n8" % root_uuid,
+        "-append", "root=UUID=%s rw console=%s,115200n8" % (root_uuid, ARCHES[arch]["console"]),
         "-serial", "file:" + console, "-no-reboot"]
     log("provisioning boot (%s), console in %s" % (accel, console))
+    minutes = 20 if accel == "kvm" or arch == "amd64" else 60
     try:
-        run(argv, timeout=1200)
+        run(argv, timeout=minutes * 60)
     except subprocess.TimeoutExpired:
-        raise LabError("the provisioning boot did not finish in 20 minutes; see %s" % console)
+        raise LabError("the provisioning boot did not finish in %d minutes; see %s"
+                       % (minutes, console))
     if "KDUMPLAB-FIRSTBOOT-OK" not in open(console, errors="replace").read():
         raise LabError("the boot loader was not installed on the first boot; see %s" % console)
+
+
+# --- two-stage build of a foreign architecture (no binfmt_misc needed) -------------------
+
+STAGE2_INIT = """#!/bin/sh
+# kdumplab stage 2, in the initramfs: load the disk's and network's modules, mount the
+# tree and run its second stage there.
+export PATH=/bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read -r module; do insmod "/modules/$module" || echo "kdumplab: insmod $module failed"; done < /modules/order
+for i in $(seq 60); do [ -b /dev/vda ] && break; sleep 1; done
+mount -t ext4 /dev/vda /newroot || { echo KDUMPLAB-STAGE2-FAILED no root; poweroff -f; }
+umount /sys /proc /dev
+exec switch_root /newroot /bin/sh /kdumplab-stage2
+"""
+
+STAGE2_SCRIPT = """#!/bin/sh
+# kdumplab stage 2, in the tree: debootstrap's second stage, then the image hook.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
+fail() { echo "KDUMPLAB-STAGE2-FAILED $*" > /dev/console; sync; echo o > /proc/sysrq-trigger; sleep 60; }
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+/debootstrap/debootstrap --second-stage || { tail -50 /debootstrap/debootstrap.log 2>/dev/null; fail second stage; }
+ip link set lo up && ip link set eth0 up && ip addr add %(guest)s/24 dev eth0 \
+  && ip route add default via %(host)s || fail network
+printf 'nameserver 10.0.2.3\n' > /etc/resolv.conf
+printf 'deb %(mirror)s %(suite)s main\n' > /etc/apt/sources.list
+apt-get update -q || fail apt-get update
+set -a; . /kdumplab-env; set +a
+sh /kdumplab-customize.sh / || fail customize
+rm -f /kdumplab-env /kdumplab-customize.sh /kdumplab-stage2 /etc/resolv.conf /usr/sbin/policy-rc.d
+echo KDUMPLAB-STAGE2-OK > /dev/console
+sync
+umount /dev/pts /tmp /run 2>/dev/null
+mount -o remount,ro / ; sync
+echo o > /proc/sysrq-trigger
+sleep 60
+"""
+
+
+def tree_path(rootfs, rel):
+    """The host path of REL inside the tree ROOTFS, its symbolic links (absolute ones too)
+    resolved inside the tree; None if it is not there."""
+    parts = [p for p in rel.split("/") if p]
+    current = ""
+    for _hop in range(64):
+        if not parts:
+            full = os.path.join(rootfs, current)
+            return full if os.path.exists(full) else None
+        name = parts.pop(0)
+        candidate = os.path.join(current, name)
+        full = os.path.join(rootfs, candidate)
+        if os.path.islink(full):
+            target = os.readlink(full)
+            parts = [p for p in target.split("/") if p] + parts
+            current = "" if target.startswith("/") else current
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        current = candidate
+    raise LabError("%s: too many symbolic links under %s" % (rel, rootfs))
+
+
+def _deb_extract(deb, into):
+    run(["dpkg-deb", "-x", deb, into])
+
+
+def _archive(rootfs, package):
+    """The .deb of PACKAGE that debootstrap --foreign downloaded into the tree."""
+    archives = os.path.join(rootfs, "var/cache/apt/archives")
+    found = sorted(f for f in os.listdir(archives) if f.startswith(package + "_") and f.endswith(".deb"))
+    if not found:
+        raise LabError("%s: no %s package downloaded by debootstrap" % (archives, package))
+    return os.path.join(archives, found[-1])
+
+
+def _kernel_package(rootfs):
+    archives = os.path.join(rootfs, "var/cache/apt/archives")
+    found = sorted(f for f in os.listdir(archives)
+                   if re.match(r"linux-image-\d.*\.deb$", f) and "dbg" not in f)
+    if not found:
+        raise LabError("%s: no linux-image package downloaded by debootstrap" % archives)
+    return os.path.join(archives, found[-1])
+
+
+def _module_closure(modules_dir, wanted):
+    """Module files (relative to modules_dir) for WANTED with their dependencies, in load
+    order, from modules.dep (made by depmod)."""
+    deps = {}
+    for line in open(os.path.join(modules_dir, "modules.dep")):
+        name, _sep, rest = line.partition(":")
+        deps[name.strip()] = rest.split()
+    by_name = {}
+    for path in deps:
+        base = os.path.basename(path).split(".ko")[0].replace("-", "_")
+        by_name[base] = path
+    order = []
+
+    def add(path):
+        if path in order:
+            return
+        for dep in deps.get(path, []):
+            add(dep)
+        order.append(path)
+    for name in wanted:
+        if name in by_name:
+            add(by_name[name])
+        else:
+            log("stage 2: %s is built into the kernel (not in modules.dep)" % name)
+    return order
+
+
+def write_newc(path, entries):
+    """An uncompressed initramfs (cpio newc) of ENTRIES: (name, mode, data or link target)."""
+    with open(path, "wb") as out:
+        for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
+            if isinstance(data, str):
+                data = data.encode()
+            fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0]
+            header = b"070701" + b"".join(b"%08X" % f for f in fields)
+            out.write(header + name.encode() + b"\0")
+            out.write(b"\0" * (-(len(header) + len(name) + 1) % 4))
+            out.write(data)
+            out.write(b"\0" * (-len(data) % 4))
+
+
+def stage2_initramfs(rootfs, work):
+    """The stage-2 kernel (from the tree's downloaded linux-image package) and an initramfs
+    of busybox (dynamically linked, with the tree's own C library) and the modules that
+    reach the disk and the network. Returns (kernel, initramfs)."""
+    import lzma
+    kdir = os.path.join(work, "stage2-kernel")
+    _deb_extract(_kernel_package(rootfs), kdir)
+    bdir = os.path.join(work, "stage2-busybox")
+    _deb_extract(_archive(rootfs, "busybox"), bdir)
+    moddirs = [d for d in ("lib/modules", "usr/lib/modules") if os.path.isdir(os.path.join(kdir, d))]
+    if not moddirs:
+        raise LabError("%s: the kernel package has no modules" % kdir)
+    version = sorted(os.listdir(os.path.join(kdir, moddirs[0])))[-1]
+    modules_dir = os.path.join(kdir, moddirs[0], version)
+    if moddirs[0] != "lib/modules":  # depmod -b looks in BASE/lib/modules
+        os.makedirs(os.path.join(kdir, "lib"), exist_ok=True)
+        os.symlink(os.path.join("..", moddirs[0]), os.path.join(kdir, "lib", "modules"))
+    run(["depmod", "-b", kdir, version])
+    entries = [("bin", 0o40755, b""), ("modules", 0o40755, b""), ("lib", 0o40755, b""),
+               ("lib/aarch64-linux-gnu", 0o40755, b"")]
+    busybox = os.path.join(bdir, "bin", "busybox")
+    if not os.path.exists(busybox):
+        busybox = os.path.join(bdir, "usr", "bin", "busybox")
+    entries.append(("bin/busybox", 0o100755, open(busybox, "rb").read()))
+    for applet in ("sh", "mount", "umount", "mkdir", "insmod", "sleep", "seq", "switch_root", "poweroff",
+                   "echo", "cat"):
+        entries.append(("bin/" + applet, 0o120777, "busybox"))
+    for lib in ("libc.so.6", "libresolv.so.2", "libm.so.6"):
+        path = tree_path(rootfs, "lib/aarch64-linux-gnu/" + lib)
+        if path:
+            entries.append(("lib/aarch64-linux-gnu/" + lib, 0o100755, open(path, "rb").read()))
+    loader = tree_path(rootfs, "lib/ld-linux-aarch64.so.1")
+    if loader is None:
+        raise LabError("%s: no /lib/ld-linux-aarch64.so.1 in the tree" % rootfs)
+    entries.append(("lib/ld-linux-aarch64.so.1", 0o100755, open(loader, "rb").read()))
+    order = []
+    for rel in _module_closure(modules_dir, STAGE2_MODULES):
+        data = open(os.path.join(modules_dir, rel), "rb").read()
+        name = os.path.basename(rel)
+        if name.endswith(".xz"):
+            data, name = lzma.decompress(data), name[:-3]
+        elif name.endswith(".zst"):
+            raise LabError("%s: zstd-compressed modules are not handled" % rel)
+        entries.append(("modules/" + name, 0o100644, data))
+        order.append(name)
+    entries.append(("modules/order", 0o100644, "\n".join(order) + "\n"))
+    entries.append(("init", 0o100755, STAGE2_INIT))
+    initramfs = os.path.join(work, "stage2.cpio")
+    write_newc(initramfs, entries)
+    kernel = os.path.join(work, "stage2-vmlinuz")
+    shutil.copy(os.path.join(kdir, "boot", "vmlinuz-" + version), kernel)
+    shutil.rmtree(kdir)
+    shutil.rmtree(bdir)
+    return kernel, initramfs
+
+
+def _debugfs_get(fs_img, path, dest):
+    run(["debugfs", "-R", "dump -p %s %s" % (path, dest), fs_img], stderr=subprocess.DEVNULL)
+    if not os.path.exists(dest) or os.path.getsize(dest) == 0:
+        raise LabError("%s: %s could not be read from the built tree" % (fs_img, path))
+
+
+def _build_two_stage(work, spec, arch):
+    """Build a foreign-architecture image without running its code on the host: stage 1
+    (host) debootstrap --foreign; stage 2 (an arm64 VM) the second stage and the image hook;
+    then the disk as for amd64 and the provisioning boot under AAVMF."""
+    started = time.time()
+    boot = spec.get("boot", "uefi")
+    fw = firmware(boot, arch)
+    rootfs = os.path.join(work, "rootfs")
+    keyfile = os.path.join(work, "id_ed25519")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
+    root_uuid = str(uuid.uuid4())
+    esp_id = uuid.uuid4().hex[:8].upper()
+    env = {"LAB_PUBKEY": open(keyfile + ".pub").read().strip(), "LAB_ROOT_UUID": root_uuid,
+           "LAB_REPO_PACKAGES": " ".join(REPO_PACKAGES), "LAB_SUITE": spec["suite"],
+           "LAB_BOOT": boot, "LAB_ARCH": arch, "LAB_CONSOLE": ARCHES[arch]["console"],
+           "LAB_ESP_UUID": "%s-%s" % (esp_id[:4], esp_id[4:])}
+    t0 = time.time()
+    run(["debootstrap", "--foreign", "--arch=" + arch, "--include=" + ",".join(spec["packages"]),
+         spec["suite"], rootfs, spec["mirror"]])
+    log("stage 1 (debootstrap --foreign) took %ds" % (time.time() - t0))
+    kernel, initramfs = stage2_initramfs(rootfs, work)
+    with open(os.path.join(rootfs, "kdumplab-env"), "w") as handle:
+        for key in sorted(env):
+            handle.write("%s='%s'\n" % (key, env[key].replace("'", "'\\''")))
+    shutil.copy(os.path.join(HERE, "customize.sh"), os.path.join(rootfs, "kdumplab-customize.sh"))
+    # No service starts while packages are configured in stage 2 (no init runs there).
+    policy = tree_path(rootfs, "usr/sbin") or os.path.join(rootfs, "usr/sbin")
+    with open(os.path.join(policy, "policy-rc.d"), "w") as handle:
+        handle.write("#!/bin/sh\nexit 101\n")
+    os.chmod(os.path.join(policy, "policy-rc.d"), 0o755)
+    with open(os.path.join(rootfs, "kdumplab-stage2"), "w") as handle:
+        handle.write(STAGE2_SCRIPT % {"guest": GUEST_ADDRESS, "host": HOST_ALIAS,
+                                      "mirror": spec["mirror"], "suite": spec["suite"]})
+    fs_img = os.path.join(work, "root.ext4")
+    _root_start, root_mib = root_layout(boot)
+    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
+         "-d", rootfs, fs_img, "%dM" % root_mib])
+    shutil.rmtree(rootfs)
+    console = os.path.join(work, "stage2-console.log")
+    stage_vars = os.path.join(work, "stage2-vars.fd")
+    shutil.copy(fw["vars"], stage_vars)
+    efi = dict(fw, vars=stage_vars, machine=boot_machine(boot, arch))
+    argv = qemu_argv("tcg", 2048, 2, fs_img, [], "user,id=net0,net=10.0.2.0/24,host=%s"
+                     % HOST_ALIAS, None, efi, arch, disk_format="raw") + [
+        "-kernel", kernel, "-initrd", initramfs,
+        "-append", "console=%s panic=-1 rdinit=/init" % ARCHES[arch]["console"],
+        "-serial", "file:" + console, "-no-reboot"]
+    t0 = time.time()
+    log("stage 2 (the second stage and the image hook in an %s VM, TCG), console in %s"
+        % (arch, console))
+    try:
+        run(argv, timeout=150 * 60)
+    except subprocess.TimeoutExpired:
+        raise LabError("stage 2 did not finish in 150 minutes; see %s" % console)
+    text = open(console, errors="replace").read()
+    if "KDUMPLAB-STAGE2-OK" not in text:
+        failed = re.search(r"KDUMPLAB-STAGE2-FAILED[^\n]*", text)
+        raise LabError("stage 2 failed (%s); see %s"
+                       % (failed.group(0) if failed else "no result", console))
+    log("stage 2 took %ds" % (time.time() - t0))
+    os.unlink(stage_vars)
+    for leftover in (kernel, initramfs):
+        os.unlink(leftover)
+    listing = subprocess.run(["debugfs", "-R", "ls -p /boot", fs_img], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    kernels = sorted(set(re.findall(r"/vmlinuz-([^/]+)/", listing)))
+    if not kernels:
+        raise LabError("no kernel in /boot of %s" % fs_img)
+    release_name = kernels[-1]
+    _debugfs_get(fs_img, "/boot/vmlinuz-" + release_name, os.path.join(work, "vmlinuz"))
+    _debugfs_get(fs_img, "/boot/initrd.img-" + release_name, os.path.join(work, "initrd.img"))
+    _debugfs_get(fs_img, "/etc/ssh/ssh_host_ed25519_key.pub",
+                 os.path.join(work, "ssh_host_ed25519_key.pub"))
+    disk = assemble_disk(work, fs_img, boot, esp_id)
+    provision(work, disk, root_uuid, boot, arch, "tcg")
     with open(os.path.join(work, "spec.json"), "w") as handle:
         json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid, boot=boot,
                        seconds=round(time.time() - started)), handle, indent=1)
@@ -319,7 +681,8 @@ def _build_into(work, release, spec, accel, boot="bios"):
 def prune():
     """Remove cached images that no current key names and no lab VM is based on."""
     base = os.path.join(cache_dir(), "images")
-    keep = set(image_key(release, boot)[0] for release in RELEASES for boot in BOOTS)
+    keep = set(image_key(release, boot, arch)[0] for release in RELEASES
+               for arch in ARCHES for boot in ARCHES[arch]["boots"])
     for name in all_vms():
         try:
             keep.add(os.path.basename(load_vm(name)["image"]))
@@ -328,7 +691,7 @@ def prune():
     removed = []
     for entry in sorted(os.listdir(base)) if os.path.isdir(base) else []:
         path = os.path.join(base, entry)
-        if "." in entry and time.time() - os.path.getmtime(path) < 86400:
+        if ("." in entry or entry.startswith("failed-")) and time.time() - os.path.getmtime(path) < 86400:
             continue  # a build in progress
         if entry not in keep:
             shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
@@ -338,8 +701,13 @@ def prune():
 
 # --- accelerator ---------------------------------------------------------------------
 
-def choose_accel(kernel):
-    """kvm only when a guest really boots with it here; tcg otherwise."""
+def choose_accel(kernel, arch="amd64"):
+    """kvm only when a guest really boots with it here; tcg otherwise (always for a guest of
+    another architecture than the host's)."""
+    if foreign(arch):
+        return "tcg"
+    if arch != "amd64":
+        return os.environ.get("KDUMP_LAB_ACCEL") or ("kvm" if os.access("/dev/kvm", os.W_OK) else "tcg")
     forced = os.environ.get("KDUMP_LAB_ACCEL")
     if forced:
         if forced not in ("kvm", "tcg"):
@@ -397,29 +765,43 @@ def probe_boot(kernel, accel, timeout=30):
         proc.wait()
 
 
-def boot_machine(boot):
-    """QEMU's machine type: Secure Boot's OVMF needs SMM, which QEMU has on q35."""
+def boot_machine(boot, arch="amd64"):
+    """QEMU's machine type: Secure Boot's OVMF needs SMM, which QEMU has on q35; arm64 runs
+    on QEMU's virt machine."""
+    if arch != "amd64":
+        return ARCHES[arch]["machine"]
     return "q35,smm=on" if boot == "secureboot" else "pc"
 
 
-def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev, efi=None):
-    """``efi``: None (SeaBIOS) or {code, vars, secure, machine}: OVMF's code read-only and
-    the VM's own variable store."""
-    # TCG runs the vCPUs in one thread: with one thread per vCPU (MTTCG) a guest patching
-    # its own code on all CPUs (static keys flipped while booting) was seen to livelock
-    # in int3 handlers, a hang that only TCG has.
-    accel_arg = accel if accel == "kvm" else "tcg,thread=single"
+def qemu_argv(accel, memory, cpus, disk, extra_disks, netdev, chardev, efi=None, arch="amd64",
+              disk_format="qcow2"):
+    """``efi``: None (SeaBIOS) or {code, vars, secure, machine}: OVMF's (AAVMF's) code
+    read-only and the VM's own variable store."""
+    spec = ARCHES[arch]
+    if arch == "amd64":
+        # TCG runs the vCPUs in one thread: with one thread per vCPU (MTTCG) a guest patching
+        # its own code on all CPUs (static keys flipped while booting) was seen to livelock
+        # in int3 handlers, a hang that only TCG has.
+        accel_arg = accel if accel == "kvm" else "tcg,thread=single"
+    else:
+        accel_arg = accel
     machine = efi["machine"] if efi else "pc"
-    argv = ["qemu-system-x86_64", "-machine", machine, "-accel", accel_arg, "-m", str(memory),
-            "-smp", str(cpus), "-display", "none", "-nodefaults", "-vga", "none"]
+    argv = [spec["qemu"], "-machine", machine, "-accel", accel_arg, "-m", str(memory),
+            "-smp", str(cpus), "-display", "none", "-nodefaults"]
+    if arch == "amd64":
+        argv += ["-vga", "none"]
+    elif accel == "kvm":
+        argv += ["-cpu", "host"]
+    else:
+        argv += ["-cpu", spec["cpu"]]
     if efi:
         if efi["secure"]:
             # Only SMM code may write the variable store: what makes Secure Boot enforceable.
             argv += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
         argv += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=%s" % efi["code"],
                  "-drive", "if=pflash,format=raw,unit=1,file=%s" % efi["vars"]]
-    argv += ["-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % disk]
-    if accel == "kvm":
+    argv += ["-drive", "file=%s,if=virtio,format=%s,cache=unsafe" % (disk, disk_format)]
+    if accel == "kvm" and arch == "amd64":
         argv += ["-cpu", "host"]
     for path in extra_disks:
         argv += ["-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % path]
@@ -488,25 +870,25 @@ def parse_forward(spec):
 
 
 def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forward=(),
-          wait=0, boot="bios"):
+          wait=0, boot="bios", arch="amd64"):
     directory = vm_dir(name)
     if os.path.exists(os.path.join(directory, "qemu.pid")) and read_pid(
             os.path.join(directory, "qemu.pid")):
         log("VM %s already runs" % name)
         return load_vm(name)
-    paths = build(release, boot=boot)
+    paths = build(release, boot=boot, arch=arch)
     os.makedirs(directory, exist_ok=True)
     overlay = os.path.join(directory, "disk.qcow2")
     if not os.path.exists(overlay):
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", paths["disk"], overlay])
     efi = None
-    fw = firmware(boot)
+    fw = firmware(boot, arch)
     if fw:
         # Each VM has its own firmware variables, from the image's (boot entries, keys).
         efivars = os.path.join(directory, "efivars.fd")
         if not os.path.exists(efivars):
             shutil.copy(paths["efivars"], efivars)
-        efi = dict(fw, vars=efivars, machine=boot_machine(boot))
+        efi = dict(fw, vars=efivars, machine=boot_machine(boot, arch))
     extra = []
     for index in range(disks):
         path = os.path.join(directory, "extra%d.qcow2" % index)
@@ -543,9 +925,9 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
         if os.path.exists(sock):
             break
         time.sleep(0.1)
-    accel = choose_accel(paths["kernel"])
+    accel = choose_accel(paths["kernel"], arch)
     argv = qemu_argv(accel, memory, cpus, overlay, extra, netdev,
-                     "socket,id=con0,path=%s" % sock, efi) + [
+                     "socket,id=con0,path=%s" % sock, efi, arch) + [
         "-name", "kdumplab-" + name, "-pidfile", os.path.join(directory, "qemu.pid"),
         "-daemonize"]
     with open(os.path.join(directory, "qemu.err"), "a") as err:
@@ -554,7 +936,8 @@ def start(name, release="12", memory=1024, cpus=2, disks=0, disk_size="2G", forw
             stop(name)
             raise LabError("QEMU did not start; see %s" % os.path.join(directory, "qemu.err"))
     vm = {
-        "name": name, "instance": name, "release": release, "boot": boot, "accel": accel,
+        "name": name, "instance": name, "release": release, "boot": boot, "arch": arch,
+        "accel": accel,
         "memory": memory, "cpus": cpus,
         "address": "127.0.0.1", "port": ssh_port, "user": "root",
         "identity_file": paths["key"], "known_hosts": known_hosts, "ports": ports,
@@ -738,11 +1121,14 @@ def main(argv=None):
     p = sub.add_parser("build")
     p.add_argument("--release", default="12", choices=sorted(RELEASES))
     p.add_argument("--boot", default="bios", choices=BOOTS)
+    p.add_argument("--arch", default="amd64", choices=sorted(ARCHES))
     p = sub.add_parser("start")
     p.add_argument("name")
     p.add_argument("--release", default="12", choices=sorted(RELEASES))
     p.add_argument("--boot", default="bios", choices=BOOTS,
                    help="firmware and boot loader (bios: SeaBIOS and GRUB)")
+    p.add_argument("--arch", default="amd64", choices=sorted(ARCHES),
+                   help="Debian architecture (arm64: QEMU virt, AAVMF, GRUB for EFI)")
     p.add_argument("--memory", type=int, default=1024, help="MiB")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--disks", type=int, default=0, help="extra empty virtio disks")
@@ -773,10 +1159,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
-            print(json.dumps(build(args.release, boot=args.boot), indent=1))
+            print(json.dumps(build(args.release, boot=args.boot, arch=args.arch), indent=1))
         elif args.cmd == "start":
             print(json.dumps(start(args.name, args.release, args.memory, args.cpus, args.disks,
-                                   args.disk_size, args.forward, args.wait, args.boot),
+                                   args.disk_size, args.forward, args.wait, args.boot,
+                                   args.arch),
                              indent=1))
         elif args.cmd == "stop":
             stop(args.name)

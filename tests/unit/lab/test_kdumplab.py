@@ -131,3 +131,96 @@ def test_commands_run_by_the_lab_never_write_to_its_stdout(capfd):
     # a caller that wants the output still gets it
     done = kdumplab.run(["echo", "captured"], stdout=kdumplab.subprocess.PIPE)
     assert done.stdout == b"captured\n"
+
+
+# --- arm64: the image key, QEMU's argv, the two-stage build's pure parts ----------------
+
+def test_arm64_images_have_their_own_key_and_boot_only_by_uefi(monkeypatch):
+    monkeypatch.setenv("KDUMP_LAB_MIRROR", "http://mirror.example/debian")
+    key, spec = kdumplab.image_key("12", "uefi", "arm64")
+    assert key.startswith("debian12-arm64-uefi-") and spec["arch"] == "arm64"
+    assert "linux-image-arm64" in spec["packages"] and "grub-efi-arm64" in spec["packages"]
+    assert "linux-image-amd64" not in spec["packages"] and "grub-pc" not in spec["packages"]
+    # amd64 keys carry no arch: images cached before arm64 existed keep their names
+    assert "arch" not in kdumplab.image_key("12", "uefi")[1]
+    assert key != kdumplab.image_key("12", "uefi")[0]
+    for boot in ("bios", "secureboot", "systemd-boot"):
+        with pytest.raises(kdumplab.LabError, match="boot %s on arm64: expected one of uefi" % boot):
+            kdumplab.image_key("12", boot, "arm64")
+    with pytest.raises(kdumplab.LabError, match="arch riscv64"):
+        kdumplab.image_key("12", "uefi", "riscv64")
+
+
+def test_arm64_runs_on_the_virt_machine_with_aavmf():
+    efi = {"code": "/c.fd", "vars": "/v.fd", "secure": False, "machine": "virt"}
+    argv = kdumplab.qemu_argv("tcg", 2048, 2, "disk.raw", [], None, None, efi, "arm64", "raw")
+    assert argv[0] == "qemu-system-aarch64"
+    assert argv[argv.index("-machine") + 1] == "virt"
+    assert argv[argv.index("-accel") + 1] == "tcg"          # MTTCG: the x86 livelock is x86's
+    assert argv[argv.index("-cpu") + 1] == "cortex-a57"
+    assert "-vga" not in argv
+    assert "if=pflash,format=raw,unit=0,readonly=on,file=/c.fd" in argv
+    assert "file=disk.raw,if=virtio,format=raw,cache=unsafe" in argv
+    assert kdumplab.boot_machine("uefi", "arm64") == "virt"
+
+
+def test_a_foreign_guest_never_gets_kvm(monkeypatch):
+    monkeypatch.setattr(kdumplab, "HOST_ARCH", "amd64")
+    monkeypatch.setenv("KDUMP_LAB_ACCEL", "kvm")
+    assert kdumplab.choose_accel("/nonexistent", "arm64") == "tcg"
+
+
+def test_tree_path_resolves_links_inside_the_tree(tmp_path):
+    root = tmp_path / "tree"
+    (root / "usr/lib/aarch64-linux-gnu").mkdir(parents=True)
+    (root / "usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1").write_bytes(b"ELF")
+    (root / "lib").symlink_to("usr/lib")
+    # an absolute link means the tree's /lib..., never the build host's
+    (root / "usr/lib/ld-linux-aarch64.so.1").symlink_to("/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1")
+    found = kdumplab.tree_path(str(root), "lib/ld-linux-aarch64.so.1")
+    assert found == str(root / "usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1")
+    assert kdumplab.tree_path(str(root), "lib/missing.so") is None
+    (root / "loop").symlink_to("loop")
+    with pytest.raises(kdumplab.LabError, match="too many symbolic links"):
+        kdumplab.tree_path(str(root), "loop/x")
+
+
+def test_module_closure_loads_dependencies_first(tmp_path):
+    (tmp_path / "modules.dep").write_text(
+        "kernel/fs/ext4/ext4.ko.xz: kernel/fs/jbd2/jbd2.ko.xz kernel/fs/mbcache.ko.xz kernel/lib/crc16.ko.xz\n"
+        "kernel/fs/jbd2/jbd2.ko.xz:\n"
+        "kernel/fs/mbcache.ko.xz:\n"
+        "kernel/lib/crc16.ko.xz:\n"
+        "kernel/drivers/block/virtio_blk.ko.xz:\n"
+        "kernel/crypto/crc32c_generic.ko.xz:\n")
+    order = kdumplab._module_closure(str(tmp_path), ("virtio_blk", "crc32c_generic", "ext4", "virtio"))
+    assert order[0] == "kernel/drivers/block/virtio_blk.ko.xz"
+    assert order.index("kernel/fs/jbd2/jbd2.ko.xz") < order.index("kernel/fs/ext4/ext4.ko.xz")
+    assert order[-1] == "kernel/fs/ext4/ext4.ko.xz" and len(order) == 6
+
+
+def _read_newc(data):
+    """(name, mode, data) of each entry of an uncompressed cpio newc archive."""
+    out, pos = [], 0
+    while True:
+        assert data[pos:pos + 6] == b"070701"
+        fields = [int(data[pos + 6 + 8 * i:pos + 14 + 8 * i], 16) for i in range(13)]
+        size, namesize = fields[6], fields[11]
+        name_at = pos + 110
+        name = data[name_at:name_at + namesize - 1].decode()
+        body_at = name_at + namesize + (-(110 + namesize) % 4)
+        if name == "TRAILER!!!":
+            return out
+        out.append((name, fields[1], data[body_at:body_at + size]))
+        pos = body_at + size + (-size % 4)
+
+
+def test_the_stage2_initramfs_format_reads_back(tmp_path):
+    entries = [("bin", 0o40755, b""), ("bin/busybox", 0o100755, b"\x7fELF12345"),
+               ("bin/sh", 0o120777, "busybox"), ("init", 0o100755, kdumplab.STAGE2_INIT)]
+    path = tmp_path / "i.cpio"
+    kdumplab.write_newc(str(path), entries)
+    got = _read_newc(path.read_bytes())
+    assert [(n, m) for n, m, _d in got] == [(n, m) for n, m, _d in entries]
+    assert got[1][2] == b"\x7fELF12345" and got[2][2] == b"busybox"
+    assert got[3][2].startswith(b"#!/bin/sh\n")
