@@ -155,6 +155,13 @@ capture:
         - The kernel's lockdown mode (V(none), V(integrity) or V(confidentiality)) from C(/sys/kernel/security/lockdown);
           V(none) where the file does not exist. Under V(integrity) or V(confidentiality) kexec_load is refused.
       type: str
+    kallsyms_text:
+      description:
+        - On aarch64 where the capture kernel is not loaded with kexec_file_load, whether C(/proc/kallsyms) lists C(_text).
+          Kernels built without C(CONFIG_KALLSYMS_ALL) (Debian 12's arm64 kernels) do not; kexec-tools' kexec_load path
+          then builds a wrong crash header, and the host is not ready (a reason says so). Absent on other hosts.
+      type: bool
+      returned: on aarch64 without kexec_file_load
 service:
   description: The kdump service.
   returned: always

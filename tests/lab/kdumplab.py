@@ -178,8 +178,9 @@ def debian_mirror():
 def image_packages(boot, arch="amd64"):
     if arch != "amd64":
         spec = ARCHES[arch]
+        # apt-utils: the image hook's apt-ftparchive runs inside the tree there
         return [spec["kernel"] if p == "linux-image-amd64" else p
-                for p in IMAGE_PACKAGES if p != "grub-pc"] + [spec["grub"]]
+                for p in IMAGE_PACKAGES if p != "grub-pc"] + [spec["grub"], "apt-utils"]
     if boot == "bios":
         return IMAGE_PACKAGES
     return [p for p in IMAGE_PACKAGES if p != "grub-pc"] + BOOT_PACKAGES[boot]
@@ -215,7 +216,8 @@ def image_key(release, boot="bios", arch="amd64"):
     if arch != "amd64":
         # Everything else in the key is as for amd64, so amd64 keys stay as they were.
         spec["arch"] = arch
-        spec["stage2"] = STAGE2_MODULES
+        spec["stage2"] = [STAGE2_MODULES, hashlib.sha256(
+            (STAGE2_INIT + STAGE2_SCRIPT).encode()).hexdigest()]
         name += "-" + arch
     if boot != "bios":
         spec["boot"] = boot
@@ -298,6 +300,7 @@ def build(release, accel=None, boot="bios", arch="amd64"):
 
 def _build_into(work, release, spec, accel, boot="bios"):
     started = time.time()
+    firmware(boot)  # a missing firmware package fails now, not after the tree is built
     rootfs = os.path.join(work, "rootfs")
     keyfile = os.path.join(work, "id_ed25519")
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
@@ -305,7 +308,7 @@ def _build_into(work, release, spec, accel, boot="bios"):
     esp_id = uuid.uuid4().hex[:8].upper()
     env = dict(os.environ, LAB_PUBKEY=open(keyfile + ".pub").read().strip(),
                LAB_ROOT_UUID=root_uuid, LAB_REPO_PACKAGES=" ".join(REPO_PACKAGES),
-               LAB_SUITE=spec["suite"], LAB_BOOT=boot,
+               LAB_SUITE=spec["suite"], LAB_BOOT=boot, LAB_ARCH="amd64", LAB_CONSOLE="ttyS0",
                LAB_ESP_UUID="%s-%s" % (esp_id[:4], esp_id[4:]))
     preseed = "grub-pc grub-pc/install_devices_empty boolean true"
     run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
@@ -423,14 +426,20 @@ STAGE2_SCRIPT = """#!/bin/sh
 # kdumplab stage 2, in the tree: debootstrap's second stage, then the image hook.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
-fail() { echo "KDUMPLAB-STAGE2-FAILED $*" > /dev/console; sync; echo o > /proc/sysrq-trigger; sleep 60; }
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# PID 1 exiting panics the kernel (panic=-1: reboot), and QEMU (-no-reboot) stops.
+fail() { echo "KDUMPLAB-STAGE2-FAILED $*" > /dev/console; sync; exit 1; }
+mounts() {
+  mountpoint -q /proc || mount -t proc proc /proc
+  mountpoint -q /sys || mount -t sysfs sysfs /sys
+  mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+  mkdir -p /dev/pts && { mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts; }
+}
+mounts
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 /debootstrap/debootstrap --second-stage || { tail -50 /debootstrap/debootstrap.log 2>/dev/null; fail second stage; }
+# debootstrap unmounts what it found mounted when it exits
+mounts
 ip link set lo up && ip link set eth0 up && ip addr add %(guest)s/24 dev eth0 \
   && ip route add default via %(host)s || fail network
 printf 'nameserver 10.0.2.3\n' > /etc/resolv.conf
@@ -438,11 +447,9 @@ printf 'deb %(mirror)s %(suite)s main\n' > /etc/apt/sources.list
 apt-get update -q || fail apt-get update
 set -a; . /kdumplab-env; set +a
 sh /kdumplab-customize.sh / || fail customize
-rm -f /kdumplab-env /kdumplab-customize.sh /kdumplab-stage2 /etc/resolv.conf /usr/sbin/policy-rc.d
-echo KDUMPLAB-STAGE2-OK > /dev/console
+rm -f /kdumplab-env /kdumplab-customize.sh /kdumplab-stage2 /etc/resolv.conf
 sync
-umount /dev/pts /tmp /run 2>/dev/null
-mount -o remount,ro / ; sync
+echo KDUMPLAB-STAGE2-OK > /dev/console
 echo o > /proc/sysrq-trigger
 sleep 60
 """
@@ -527,9 +534,10 @@ def write_newc(path, entries):
         for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
             if isinstance(data, str):
                 data = data.encode()
+            name = name.encode()
             fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0]
             header = b"070701" + b"".join(b"%08X" % f for f in fields)
-            out.write(header + name.encode() + b"\0")
+            out.write(header + name + b"\0")
             out.write(b"\0" * (-(len(header) + len(name) + 1) % 4))
             out.write(data)
             out.write(b"\0" * (-len(data) % 4))
@@ -592,7 +600,7 @@ def stage2_initramfs(rootfs, work):
 
 
 def _debugfs_get(fs_img, path, dest):
-    run(["debugfs", "-R", "dump -p %s %s" % (path, dest), fs_img], stderr=subprocess.DEVNULL)
+    run(["debugfs", "-R", 'dump -p "%s" "%s"' % (path, dest), fs_img], stderr=subprocess.DEVNULL)
     if not os.path.exists(dest) or os.path.getsize(dest) == 0:
         raise LabError("%s: %s could not be read from the built tree" % (fs_img, path))
 
@@ -614,19 +622,20 @@ def _build_two_stage(work, spec, arch):
            "LAB_BOOT": boot, "LAB_ARCH": arch, "LAB_CONSOLE": ARCHES[arch]["console"],
            "LAB_ESP_UUID": "%s-%s" % (esp_id[:4], esp_id[4:])}
     t0 = time.time()
-    run(["debootstrap", "--foreign", "--arch=" + arch, "--include=" + ",".join(spec["packages"]),
-         spec["suite"], rootfs, spec["mirror"]])
+    try:
+        run(["debootstrap", "--foreign", "--arch=" + arch,
+             "--include=" + ",".join(spec["packages"]), spec["suite"], rootfs, spec["mirror"]])
+    except LabError:
+        stage1_log = os.path.join(rootfs, "debootstrap", "debootstrap.log")
+        if os.path.exists(stage1_log):
+            shutil.copy(stage1_log, os.path.join(work, "stage1-debootstrap.log"))
+        raise
     log("stage 1 (debootstrap --foreign) took %ds" % (time.time() - t0))
     kernel, initramfs = stage2_initramfs(rootfs, work)
     with open(os.path.join(rootfs, "kdumplab-env"), "w") as handle:
         for key in sorted(env):
             handle.write("%s='%s'\n" % (key, env[key].replace("'", "'\\''")))
     shutil.copy(os.path.join(HERE, "customize.sh"), os.path.join(rootfs, "kdumplab-customize.sh"))
-    # No service starts while packages are configured in stage 2 (no init runs there).
-    policy = tree_path(rootfs, "usr/sbin") or os.path.join(rootfs, "usr/sbin")
-    with open(os.path.join(policy, "policy-rc.d"), "w") as handle:
-        handle.write("#!/bin/sh\nexit 101\n")
-    os.chmod(os.path.join(policy, "policy-rc.d"), 0o755)
     with open(os.path.join(rootfs, "kdumplab-stage2"), "w") as handle:
         handle.write(STAGE2_SCRIPT % {"guest": GUEST_ADDRESS, "host": HOST_ALIAS,
                                       "mirror": spec["mirror"], "suite": spec["suite"]})
@@ -651,11 +660,18 @@ def _build_two_stage(work, spec, arch):
         run(argv, timeout=150 * 60)
     except subprocess.TimeoutExpired:
         raise LabError("stage 2 did not finish in 150 minutes; see %s" % console)
+    except LabError as exc:
+        raise LabError("stage 2: %s; see %s" % (exc, console))
     text = open(console, errors="replace").read()
-    if "KDUMPLAB-STAGE2-OK" not in text:
-        failed = re.search(r"KDUMPLAB-STAGE2-FAILED[^\n]*", text)
+    failed = re.search(r"KDUMPLAB-STAGE2-FAILED[^\n]*", text)
+    if failed or "KDUMPLAB-STAGE2-OK" not in text:
         raise LabError("stage 2 failed (%s); see %s"
                        % (failed.group(0) if failed else "no result", console))
+    # The tree was not unmounted (its init cannot): replay the journal before reading it.
+    rc = subprocess.call(["e2fsck", "-fy", fs_img], stdin=subprocess.DEVNULL,
+                         stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno())
+    if rc not in (0, 1):
+        raise LabError("e2fsck -fy %s after stage 2 exited %d" % (fs_img, rc))
     log("stage 2 took %ds" % (time.time() - t0))
     os.unlink(stage_vars)
     for leftover in (kernel, initramfs):

@@ -51,6 +51,37 @@ DISABLEABLE = ("enabled", "enabled-runtime")
 FILE_LOAD_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "loongarch64")
 
 
+# arm64: kexec-tools' kexec_load path (``kexec -p`` without ``-s``, what kdump-tools runs)
+# computes the kernel image's place in the crash header, and page_offset, from ``_text`` in
+# /proc/kallsyms. A kernel built without CONFIG_KALLSYMS_ALL (Debian 12's 6.1 arm64 kernels)
+# lists no symbol before ``_stext``: kexec-tools logs "Can't get the symbol of _text to
+# calculate page_offset", the header's first segment gets a bogus size, every /proc/vmcore
+# offset of the capture kernel lands above 2^63 and makedumpfile writes an empty dump.
+# ``_text`` starts .head.text, one SEGMENT_ALIGN (64 KiB) before ``_stext``.
+ARM64_STEXT_OFFSET = 0x10000
+
+
+def arm64_missing_text(kallsyms):
+    """The address ``_text`` has, computed from ``_stext``, when the kallsyms text lacks
+    ``_text``; None when it lists it, or when it tells nothing (no ``_stext``, or the
+    addresses hidden as zeros by kptr_restrict)."""
+    stext = None
+    for line in (kallsyms or "").splitlines():
+        parts = line.split()
+        if len(parts) < 3 or len(parts) > 3 and parts[3].startswith("["):
+            continue
+        if parts[2] == "_text":
+            return None
+        if parts[2] == "_stext":
+            try:
+                stext = int(parts[0], 16)
+            except ValueError:
+                return None
+    if not stext or stext < ARM64_STEXT_OFFSET:
+        return None
+    return stext - ARM64_STEXT_OFFSET
+
+
 class KexecError(Exception):
     """Something that stops the capture kernel from loading; the message says what to do."""
 

@@ -40,6 +40,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
     read_back,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
+    arm64_missing_text,
     Capture,
     KexecError,
 )
@@ -219,6 +220,14 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
     if installed and not service["enabled"]:
         reasons.append("%s is not enabled: no capture kernel will be loaded after the next boot"
                        % service["unit"])
+    if arch == "aarch64" and capture_info["syscall"] != "file":
+        text_at = arm64_missing_text(reader.read_text("proc/kallsyms", ""))
+        capture_info["kallsyms_text"] = text_at is None
+        if text_at is not None:
+            reasons.append(
+                "/proc/kallsyms has no _text (a kernel built without CONFIG_KALLSYMS_ALL):"
+                " kexec_load (kexec -p) then writes a wrong crash header and the dump is empty;"
+                " _text would be at 0x%x" % text_at)
     if installed and loaded and not service["ready"] and service["status"]:
         reasons.append("the kdump tool does not report ready: %s" % service["status"].splitlines()[-1])
 

@@ -262,3 +262,31 @@ def test_secure_boot_and_lockdown_are_reported(tmp_path):
         "sys/kernel/security/lockdown": "none [integrity] confidentiality\n"})
     assert info["capture"]["secure_boot"] is True
     assert info["capture"]["lockdown"] == "integrity"
+
+
+# Debian 12's 6.1 arm64 kernel (CONFIG_KALLSYMS_ALL unset): nothing before _stext.
+KALLSYMS_NO_TEXT = ("ffff800008010000 T _stext\nffff800008010000 t __bp_harden_el1_vectors\n"
+                    "ffff800008020000 T __irqentry_text_start\n")
+KALLSYMS_WITH_TEXT = "ffff800008000000 T _text\n" + KALLSYMS_NO_TEXT
+
+
+@pytest.mark.parametrize("arch, kallsyms, ready", [
+    ("aarch64", KALLSYMS_NO_TEXT, False),
+    ("aarch64", KALLSYMS_WITH_TEXT, True),
+    ("x86_64", KALLSYMS_NO_TEXT, True),    # only arm64's kexec_load path needs _text
+])
+def test_arm64_without_text_in_kallsyms_is_not_ready(tmp_path, arch, kallsyms, ready):
+    host = HOSTS["debian12"]
+    root = build(tmp_path, host, extra={"proc/kallsyms": kallsyms})
+    fake = FakeHost(host["commands"])
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch=arch)
+    assert info["ready"] is ready, info["reasons"]
+    text_reasons = [r for r in info["reasons"] if "_text" in r]
+    if ready:
+        assert text_reasons == []
+    else:
+        assert text_reasons == [
+            "/proc/kallsyms has no _text (a kernel built without CONFIG_KALLSYMS_ALL): kexec_load"
+            " (kexec -p) then writes a wrong crash header and the dump is empty; _text would be"
+            " at 0xffff800008000000"]
+        assert info["capture"]["kallsyms_text"] is False

@@ -15,6 +15,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec impo
     SECURE_BOOT_GUID,
     Capture,
     KexecError,
+    arm64_missing_text,
     boot_action,
     capture_cmdline,
     choose_syscall,
@@ -237,3 +238,22 @@ def test_boot_action(wanted, rc, out, action):
 def test_boot_action_refuses_what_cannot_be_enabled(rc, out, pattern):
     with pytest.raises(KexecError, match=pattern):
         boot_action(True, "kdump.service", rc, out)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Debian 12 arm64 (6.1, no CONFIG_KALLSYMS_ALL): _text is 64 KiB before _stext
+    ("ffff800008010000 T _stext\nffff800008010000 t __bp_harden_el1_vectors\n", 0xffff800008000000),
+    # with KASLR the same distance
+    ("ffffa3c1d2a10000 T _stext\n", 0xffffa3c1d2a00000),
+    # Debian 13 arm64 (6.12, KALLSYMS_ALL): listed, nothing to supply
+    ("ffff800080000000 T _text\nffff800080010000 T _stext\n", None),
+    # kptr_restrict hides every address as zeros: nothing can be told
+    ("0000000000000000 T _stext\n", None),
+    ("", None),
+    (None, None),
+    # a module's symbol named _stext is not the kernel's
+    ("ffff800001234000 t _stext\t[evil]\n", None),
+    ("zzzz T _stext\n", None),
+])
+def test_arm64_missing_text(text, expected):
+    assert arm64_missing_text(text) == expected
