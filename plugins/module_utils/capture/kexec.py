@@ -82,6 +82,15 @@ def arm64_missing_text(kallsyms):
     return stext - ARM64_STEXT_OFFSET
 
 
+def kallsyms_with_text(kallsyms):
+    """The kallsyms text with the ``_text`` line kexec-tools needs put first, or None when
+    it needs none (see arm64_missing_text)."""
+    address = arm64_missing_text(kallsyms)
+    if address is None:
+        return None
+    return "%016x T _text\n%s" % (address, kallsyms)
+
+
 class KexecError(Exception):
     """Something that stops the capture kernel from loading; the message says what to do."""
 
