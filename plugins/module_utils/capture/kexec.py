@@ -55,8 +55,8 @@ FILE_LOAD_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "loongar
 # computes the kernel image's place in the crash header, and page_offset, from ``_text`` in
 # /proc/kallsyms. A kernel built without CONFIG_KALLSYMS_ALL (Debian 12's 6.1 arm64 kernels)
 # lists no symbol before ``_stext``: kexec-tools logs "Can't get the symbol of _text to
-# calculate page_offset", the header's first segment gets a bogus size, every /proc/vmcore
-# offset of the capture kernel lands above 2^63 and makedumpfile writes an empty dump.
+# calculate page_offset" and writes a wrong crash header; in the capture kernel makedumpfile
+# cannot seek /proc/vmcore and the dump is empty (seen in the lab on Debian 12 arm64).
 # ``_text`` starts .head.text, one SEGMENT_ALIGN (64 KiB) before ``_stext``.
 ARM64_STEXT_OFFSET = 0x10000
 
@@ -80,15 +80,6 @@ def arm64_missing_text(kallsyms):
     if not stext or stext < ARM64_STEXT_OFFSET:
         return None
     return stext - ARM64_STEXT_OFFSET
-
-
-def kallsyms_with_text(kallsyms):
-    """The kallsyms text with the ``_text`` line kexec-tools needs put first, or None when
-    it needs none (see arm64_missing_text)."""
-    address = arm64_missing_text(kallsyms)
-    if address is None:
-        return None
-    return "%016x T _text\n%s" % (address, kallsyms)
 
 
 class KexecError(Exception):

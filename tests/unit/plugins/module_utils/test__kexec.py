@@ -258,10 +258,3 @@ def test_boot_action_refuses_what_cannot_be_enabled(rc, out, pattern):
 def test_arm64_missing_text(text, expected):
     assert arm64_missing_text(text) == expected
 
-
-def test_kallsyms_with_text_puts_text_first():
-    from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import kallsyms_with_text
-    text = "ffff800008010000 T _stext\nffff800008010000 t __bp_harden_el1_vectors\n"
-    assert kallsyms_with_text(text) == "ffff800008000000 T _text\n" + text
-    assert arm64_missing_text(kallsyms_with_text(text)) is None
-    assert kallsyms_with_text("ffff800008000000 T _text\n" + text) is None
