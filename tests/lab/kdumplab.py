@@ -21,9 +21,9 @@ copy-on-write overlays in $KDUMP_LAB_STATE (default: build/lab of the checkout),
 their pid files, console logs (one file per boot) and a known_hosts file that pins the
 image's host key. KDUMP_LAB_ACCEL=kvm|tcg forces the accelerator.
 
---arch arm64 builds and runs Debian arm64 (QEMU's virt machine, AAVMF, GRUB for EFI). On a
-machine of another architecture the image is built in two stages, so that no arm64 code runs
-on the build host and binfmt_misc is not needed: debootstrap --foreign unpacks the tree on
+--arch arm64 builds and runs Debian arm64 (QEMU's virt machine, AAVMF, GRUB for EFI). The image
+is always built in two stages, so that no arm64 code runs on the build host and binfmt_misc is
+not needed: debootstrap --foreign unpacks the tree on
 the host, then a first arm64 VM (its kernel from the tree's own package, a small busybox
 initramfs) runs debootstrap's second stage and the image hook inside the tree.
 
@@ -71,6 +71,7 @@ REPO_PACKAGES = [
     "cryptsetup-bin", "rsync",
 ]
 DISK_SIZE = "4G"
+DISK_MIB = int(DISK_SIZE.rstrip("G")) * 1024
 # How an image boots: SeaBIOS and GRUB (the first lab images), or UEFI (OVMF) with GRUB, with
 # Secure Boot enforced (shim -> Debian's signed GRUB -> Debian's signed kernel), or with
 # systemd-boot. A non-bios image has a GPT disk with an ESP mounted at /boot/efi.
@@ -100,6 +101,8 @@ AAVMF_DIR = "/usr/share/AAVMF"
 AAVMF_CODE = "AAVMF_CODE.fd"
 AAVMF_VARS = "AAVMF_VARS.fd"
 # What the stage-2 initramfs loads to reach its disk and network (with their dependencies).
+# The kernel image package of the tree (linux-image-VERSION-FLAVOUR, not its -dbg symbols).
+KERNEL_DEB = r"linux-image-\d[^_]*(?<!-dbg)_.*\.deb$"
 STAGE2_MODULES = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "crc32c_generic", "ext4")
 HOST_ALIAS = "10.0.2.2"
 GUEST_ADDRESS = "10.0.2.15"
@@ -302,14 +305,8 @@ def _build_into(work, release, spec, accel, boot="bios"):
     started = time.time()
     firmware(boot)  # a missing firmware package fails now, not after the tree is built
     rootfs = os.path.join(work, "rootfs")
-    keyfile = os.path.join(work, "id_ed25519")
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
-    root_uuid = str(uuid.uuid4())
-    esp_id = uuid.uuid4().hex[:8].upper()
-    env = dict(os.environ, LAB_PUBKEY=open(keyfile + ".pub").read().strip(),
-               LAB_ROOT_UUID=root_uuid, LAB_REPO_PACKAGES=" ".join(REPO_PACKAGES),
-               LAB_SUITE=spec["suite"], LAB_BOOT=boot, LAB_ARCH="amd64", LAB_CONSOLE="ttyS0",
-               LAB_ESP_UUID="%s-%s" % (esp_id[:4], esp_id[4:]))
+    pubkey, root_uuid, esp_id = new_identity(work)
+    env = dict(os.environ, **hook_env(pubkey, root_uuid, esp_id, spec, boot, "amd64"))
     preseed = "grub-pc grub-pc/install_devices_empty boolean true"
     run(["mmdebstrap", "--variant=important", "--mode=root", "--format=directory",
          "--skip=cleanup/apt/lists",
@@ -326,13 +323,37 @@ def _build_into(work, release, spec, accel, boot="bios"):
     shutil.copy(os.path.join(rootfs, "etc/ssh/ssh_host_ed25519_key.pub"),
                 os.path.join(work, "ssh_host_ed25519_key.pub"))
     fs_img = os.path.join(work, "root.ext4")
+    make_root_fs(rootfs, fs_img, root_uuid, boot)
+    disk = assemble_disk(work, fs_img, boot, esp_id)
+    accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
+    provision(work, disk, root_uuid, boot, "amd64", accel)
+    mark_ready(work, spec, release_name, root_uuid, boot, started)
+
+
+def new_identity(work):
+    """The image's root key pair (in WORK), root filesystem UUID and ESP volume id."""
+    keyfile = os.path.join(work, "id_ed25519")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
+    return open(keyfile + ".pub").read().strip(), str(uuid.uuid4()), uuid.uuid4().hex[:8].upper()
+
+
+def hook_env(pubkey, root_uuid, esp_id, spec, boot, arch):
+    """The variables customize.sh reads."""
+    return {"LAB_PUBKEY": pubkey, "LAB_ROOT_UUID": root_uuid,
+            "LAB_REPO_PACKAGES": " ".join(REPO_PACKAGES), "LAB_SUITE": spec["suite"],
+            "LAB_BOOT": boot, "LAB_ARCH": arch, "LAB_CONSOLE": ARCHES[arch]["console"],
+            "LAB_ESP_UUID": "%s-%s" % (esp_id[:4], esp_id[4:])}
+
+
+def make_root_fs(rootfs, fs_img, root_uuid, boot):
+    """The root filesystem image (ext4) made from the tree ROOTFS, which is removed."""
     _root_start, root_mib = root_layout(boot)
     run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
          "-d", rootfs, fs_img, "%dM" % root_mib])
     shutil.rmtree(rootfs)
-    disk = assemble_disk(work, fs_img, boot, esp_id)
-    accel = accel or choose_accel(os.path.join(work, "vmlinuz"))
-    provision(work, disk, root_uuid, boot, "amd64", accel)
+
+
+def mark_ready(work, spec, release_name, root_uuid, boot, started):
     with open(os.path.join(work, "spec.json"), "w") as handle:
         json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid, boot=boot,
                        seconds=round(time.time() - started)), handle, indent=1)
@@ -342,19 +363,17 @@ def _build_into(work, release, spec, accel, boot="bios"):
 def root_layout(boot):
     """(first MiB, size in MiB) of the root partition: from 1 MiB (bios, an MBR disk), or
     after the ESP on a GPT disk, which keeps a backup table in its last 33 sectors."""
-    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
     root_start = 1 if boot == "bios" else 1 + ESP_MIB
-    return root_start, size_mib - root_start - (0 if boot == "bios" else 1)
+    return root_start, DISK_MIB - root_start - (0 if boot == "bios" else 1)
 
 
 def assemble_disk(work, fs_img, boot, esp_id):
     """The image's disk (qcow2) from its root filesystem: one ext4 partition from 1 MiB
     (bios), or GPT with an empty ESP from 1 MiB and the root partition after it."""
     raw = os.path.join(work, "disk.raw")
-    size_mib = int(DISK_SIZE.rstrip("G")) * 1024
     root_start, root_mib = root_layout(boot)
     with open(raw, "wb") as handle:
-        handle.truncate(size_mib << 20)
+        handle.truncate(DISK_MIB << 20)
     if boot == "bios":
         run(["sfdisk", "-q", raw], input=b"label: dos\nstart=2048, type=83, bootable\n")
     else:
@@ -483,21 +502,13 @@ def _deb_extract(deb, into):
     run(["dpkg-deb", "-x", deb, into])
 
 
-def _archive(rootfs, package):
-    """The .deb of PACKAGE that debootstrap --foreign downloaded into the tree."""
+def _archive(rootfs, pattern, what):
+    """The newest .deb whose file name matches PATTERN that debootstrap --foreign downloaded
+    into the tree."""
     archives = os.path.join(rootfs, "var/cache/apt/archives")
-    found = sorted(f for f in os.listdir(archives) if f.startswith(package + "_") and f.endswith(".deb"))
+    found = sorted(f for f in os.listdir(archives) if re.match(pattern, f))
     if not found:
-        raise LabError("%s: no %s package downloaded by debootstrap" % (archives, package))
-    return os.path.join(archives, found[-1])
-
-
-def _kernel_package(rootfs):
-    archives = os.path.join(rootfs, "var/cache/apt/archives")
-    found = sorted(f for f in os.listdir(archives)
-                   if re.match(r"linux-image-\d.*\.deb$", f) and "dbg" not in f)
-    if not found:
-        raise LabError("%s: no linux-image package downloaded by debootstrap" % archives)
+        raise LabError("%s: no %s package downloaded by debootstrap" % (archives, what))
     return os.path.join(archives, found[-1])
 
 
@@ -549,9 +560,9 @@ def stage2_initramfs(rootfs, work):
     reach the disk and the network. Returns (kernel, initramfs)."""
     import lzma
     kdir = os.path.join(work, "stage2-kernel")
-    _deb_extract(_kernel_package(rootfs), kdir)
+    _deb_extract(_archive(rootfs, KERNEL_DEB, "linux-image"), kdir)
     bdir = os.path.join(work, "stage2-busybox")
-    _deb_extract(_archive(rootfs, "busybox"), bdir)
+    _deb_extract(_archive(rootfs, r"busybox_.*\.deb$", "busybox"), bdir)
     moddirs = [d for d in ("lib/modules", "usr/lib/modules") if os.path.isdir(os.path.join(kdir, d))]
     if not moddirs:
         raise LabError("%s: the kernel package has no modules" % kdir)
@@ -613,14 +624,8 @@ def _build_two_stage(work, spec, arch):
     boot = spec.get("boot", "uefi")
     fw = firmware(boot, arch)
     rootfs = os.path.join(work, "rootfs")
-    keyfile = os.path.join(work, "id_ed25519")
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kdumplab", "-f", keyfile])
-    root_uuid = str(uuid.uuid4())
-    esp_id = uuid.uuid4().hex[:8].upper()
-    env = {"LAB_PUBKEY": open(keyfile + ".pub").read().strip(), "LAB_ROOT_UUID": root_uuid,
-           "LAB_REPO_PACKAGES": " ".join(REPO_PACKAGES), "LAB_SUITE": spec["suite"],
-           "LAB_BOOT": boot, "LAB_ARCH": arch, "LAB_CONSOLE": ARCHES[arch]["console"],
-           "LAB_ESP_UUID": "%s-%s" % (esp_id[:4], esp_id[4:])}
+    pubkey, root_uuid, esp_id = new_identity(work)
+    env = hook_env(pubkey, root_uuid, esp_id, spec, boot, arch)
     t0 = time.time()
     try:
         run(["debootstrap", "--foreign", "--arch=" + arch,
@@ -640,10 +645,7 @@ def _build_two_stage(work, spec, arch):
         handle.write(STAGE2_SCRIPT % {"guest": GUEST_ADDRESS, "host": HOST_ALIAS,
                                       "mirror": spec["mirror"], "suite": spec["suite"]})
     fs_img = os.path.join(work, "root.ext4")
-    _root_start, root_mib = root_layout(boot)
-    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "kdumplab-root", "-U", root_uuid,
-         "-d", rootfs, fs_img, "%dM" % root_mib])
-    shutil.rmtree(rootfs)
+    make_root_fs(rootfs, fs_img, root_uuid, boot)
     console = os.path.join(work, "stage2-console.log")
     stage_vars = os.path.join(work, "stage2-vars.fd")
     shutil.copy(fw["vars"], stage_vars)
@@ -688,10 +690,7 @@ def _build_two_stage(work, spec, arch):
                  os.path.join(work, "ssh_host_ed25519_key.pub"))
     disk = assemble_disk(work, fs_img, boot, esp_id)
     provision(work, disk, root_uuid, boot, arch, "tcg")
-    with open(os.path.join(work, "spec.json"), "w") as handle:
-        json.dump(dict(spec, kernel=release_name, root_uuid=root_uuid, boot=boot,
-                       seconds=round(time.time() - started)), handle, indent=1)
-    open(os.path.join(work, "READY"), "w").close()
+    mark_ready(work, spec, release_name, root_uuid, boot, started)
 
 
 def prune():
@@ -722,13 +721,13 @@ def choose_accel(kernel, arch="amd64"):
     another architecture than the host's)."""
     if foreign(arch):
         return "tcg"
-    if arch != "amd64":
-        return os.environ.get("KDUMP_LAB_ACCEL") or ("kvm" if os.access("/dev/kvm", os.W_OK) else "tcg")
     forced = os.environ.get("KDUMP_LAB_ACCEL")
     if forced:
         if forced not in ("kvm", "tcg"):
             raise LabError("KDUMP_LAB_ACCEL=%s: use kvm or tcg" % forced)
         return forced
+    if arch != "amd64":
+        return "kvm" if os.access("/dev/kvm", os.W_OK) else "tcg"
     cache = os.path.join(state_dir(), "accel.json")
     boot_id = open("/proc/sys/kernel/random/boot_id").read().strip()
     try:

@@ -224,3 +224,16 @@ def test_the_stage2_initramfs_format_reads_back(tmp_path):
     assert [(n, m) for n, m, _d in got] == [(n, m) for n, m, _d in entries]
     assert got[1][2] == b"\x7fELF12345" and got[2][2] == b"busybox"
     assert got[3][2].startswith(b"#!/bin/sh\n")
+
+
+def test_the_stage2_kernel_package_is_the_image_not_its_debug_symbols(tmp_path):
+    archives = tmp_path / "var/cache/apt/archives"
+    archives.mkdir(parents=True)
+    for name in ("linux-image-6.1.0-50-arm64-dbg_6.1.176-1_arm64.deb",
+                 "linux-image-6.1.0-50-arm64_6.1.176-1_arm64.deb",
+                 "linux-image-arm64_6.1.176-1_arm64.deb", "busybox_1%3a1.35.0-4_arm64.deb"):
+        (archives / name).write_bytes(b"")
+    found = kdumplab._archive(str(tmp_path), kdumplab.KERNEL_DEB, "linux-image")
+    assert os.path.basename(found) == "linux-image-6.1.0-50-arm64_6.1.176-1_arm64.deb"
+    with pytest.raises(kdumplab.LabError, match="no zstd package downloaded by debootstrap"):
+        kdumplab._archive(str(tmp_path), r"zstd_.*\.deb$", "zstd")
