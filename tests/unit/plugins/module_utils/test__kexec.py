@@ -257,4 +257,3 @@ def test_boot_action_refuses_what_cannot_be_enabled(rc, out, pattern):
 ])
 def test_arm64_missing_text(text, expected):
     assert arm64_missing_text(text) == expected
-
