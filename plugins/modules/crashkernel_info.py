@@ -40,8 +40,10 @@ options:
         makedumpfile bitmaps, plus 15 %, rounded up to 16M with a 128M floor. See
         C(docs/sizing.md) in the collection for the formula.
       - V(fixed) validates O(value) against this host.
+      - V(none) reads the host only (RV(host), RV(family), RV(current)) and recommends nothing;
+        RV(recommended) is null. The kdump role uses it to take kdump away.
     type: str
-    choices: [distro, estimate, fixed]
+    choices: [distro, estimate, fixed, none]
     default: distro
   value:
     description:
@@ -130,8 +132,7 @@ host:
     os_family:
       description:
         - The family as Ansible's C(os_family) fact names it (V(Debian), V(RedHat), V(Suse)), from
-          C(ID) and C(ID_LIKE); empty for a distribution the collection does not know. The kdump
-          role loads its per-distribution variables from it when facts were not gathered.
+          C(ID) and C(ID_LIKE); empty for a distribution the collection does not know.
       type: str
       sample: Debian
     kernel_release: {description: Running kernel release, type: str, sample: 6.1.0-27-amd64}
@@ -157,6 +158,37 @@ host:
     kernel_path: {description: The kernel image measured (null when none was found), type: str, sample: /boot/vmlinuz-6.1.0-27-amd64}
     initrd_path: {description: The initrd measured (null when none was found), type: str, sample: /var/lib/kdump/initrd.img-6.1.0-27-amd64}
     memtotal: {description: MemTotal of /proc/meminfo in bytes (for comparison only), type: int, sample: 1007345664}
+family:
+  description:
+    - What the kdump role needs of the host's kdump family (Debian and Ubuntu with kdump-tools,
+      Fedora/RHEL and clones with kdump-utils or kexec-tools, SUSE with kdump), from the
+      collection's one record per family; null for a distribution the collection does not know.
+  returned: always
+  type: dict
+  contains:
+    name: {description: "The family: V(debian), V(redhat) or V(suse)", type: str, sample: debian}
+    os_family: {description: The same as Ansible's C(os_family) fact names it, type: str, sample: Debian}
+    packages:
+      description: The packages kdump needs on this release (before Fedora 40 and RHEL 10, C(kexec-tools) holds C(kdumpctl)).
+      type: list
+      elements: str
+      sample: [kdump-tools, makedumpfile, kexec-tools]
+    nfs_packages: {description: The NFS client packages an NFS target needs, type: list, elements: str, sample: [nfs-common]}
+    package_manager:
+      description: The O(ansible.builtin.package#module:use) value for this family, V(apt), or V(auto) where Ansible detects it (dnf, dnf5, yum, zypper).
+      type: str
+      sample: apt
+    service: {description: The unit that loads the capture kernel at boot, type: str, sample: kdump-tools.service}
+    config_file: {description: The kdump configuration file, type: str, sample: /etc/default/kdump-tools}
+    package_config:
+      description: The package's own copy of the default configuration, or empty when it ships none.
+      type: str
+      sample: /usr/share/kdump-tools/kdump-tools.conf
+    pristine_files:
+      description: The files the kdump role keeps as installed, to put back when it takes kdump away.
+      type: list
+      elements: str
+      sample: []
 current:
   description: The crash kernel reservation as the host has it now.
   returned: always
@@ -196,7 +228,7 @@ current:
       description: Whether a capture kernel is loaded (C(/sys/kernel/kexec_crash_loaded)), or null.
       type: bool
 recommended:
-  description: What the chosen policy recommends for this host.
+  description: What the chosen policy recommends for this host; null for O(policy=none).
   returned: always
   type: dict
   contains:
@@ -236,6 +268,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy impo
     HostFacts,
     SizingError,
     ansible_os_family,
+    family_vars,
     recommend,
 )
 
@@ -274,7 +307,8 @@ def current_state(facts, state):
 def main():
     module = checked_module(
         argument_spec=dict(
-            policy=dict(type="str", default="distro", choices=["distro", "estimate", "fixed"]),
+            policy=dict(type="str", default="distro",
+                        choices=["distro", "estimate", "fixed", "none"]),
             value=dict(type="str"),
             placement=dict(type="str", default="auto", choices=["auto", "low", "high"]),
             kernel_path=dict(type="path"),
@@ -298,7 +332,10 @@ def main():
                                          estimate_inputs=params["policy"] == "estimate")
         facts = HostFacts(**raw_facts)
         current, current_ck = current_state(facts, state)
-        recommendation = recommend(facts, params["policy"], params["value"], params["placement"])
+        recommendation = None
+        if params["policy"] != "none":
+            recommendation = recommend(facts, params["policy"], params["value"],
+                                       params["placement"])
     except (HostInfoError, SizingError, CrashkernelError) as exc:
         module.fail_json(msg=str(exc), notes=reader.notes)
 
@@ -307,9 +344,11 @@ def main():
         host=dict(facts.to_dict(), kernel_path=state["kernel_path"],
                   initrd_path=state["initrd_path"], memtotal=state["memtotal"],
                   os_family=ansible_os_family(facts)),
+        family=family_vars(facts),
         current=current,
-        recommended=recommendation.to_dict(),
-        matches=current_ck is not None and current_ck == recommendation.crashkernel,
+        recommended=recommendation.to_dict() if recommendation else None,
+        matches=(recommendation is not None and current_ck is not None
+                 and current_ck == recommendation.crashkernel),
         notes=reader.notes,
     )
 

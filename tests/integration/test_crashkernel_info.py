@@ -167,3 +167,20 @@ def test_report_playbook_in_check_mode():
     assert out.returncode == 0, out.stdout
     assert "changed=0" in out.stdout
     assert "recommended crashkernel=" in out.stdout
+
+
+def test_policy_none_reads_the_family_and_recommends_nothing(ansible_module):
+    res = run(ansible_module, policy="none")
+    assert res.get("failed") is not True, res.get("msg")
+    assert res["recommended"] is None
+    assert res["matches"] is False
+    # This machine is Debian: the family record's packages, unit and files.
+    assert res["family"]["name"] == "debian"
+    assert res["family"]["os_family"] == "Debian"
+    assert res["family"]["packages"] == ["kdump-tools", "makedumpfile", "kexec-tools"]
+    assert res["family"]["service"] == "kdump-tools.service"
+    assert res["family"]["config_file"] == "/etc/default/kdump-tools"
+    assert res["family"]["package_manager"] == "apt"
+    assert res["host"]["distribution"] == "debian"
+    # The same family with a sizing policy.
+    assert run(ansible_module)["family"] == res["family"]

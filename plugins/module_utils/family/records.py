@@ -14,7 +14,8 @@ A family is the implementation of kdump a distribution ships:
 - ``redhat``: kdump-utils, or kexec-tools before it (Fedora, RHEL and its clones);
 - ``suse``: kdump (SLES, SLE Micro, openSUSE).
 
-Modules, sizing, kdump_info, the action plugin and the role's vars read these records;
+Modules, sizing, kdump_info, the action plugin and (through crashkernel_info's ``family``)
+the kdump role read these records;
 nothing else names a family's packages, units, files or commands. ``detect`` turns an
 /etc/os-release into a family with one set of rules.
 """
@@ -48,6 +49,41 @@ class Family(object):
 
     def supports(self, target_type):
         return target_type in self.target_types
+
+    def shipped_tool(self, distribution, version):
+        """The (package, version) of the kdump tool release ``distribution`` ``version`` (a
+        tuple of ints) shipped, from ``shipped``; None when the release is not in the table
+        (older than every entry, or a distribution ``release_lines`` maps to None)."""
+        line = self.release_lines.get(distribution, self.release_line_default)
+        if line is None or version is None:
+            return None
+        found = None
+        for key, tool in self.shipped:
+            if key[0] == line and tuple(key[1:]) <= tuple(version):
+                found = tool
+        return found
+
+    def install_packages(self, distribution, version):
+        """The packages kdump needs on ``distribution`` ``version`` (a tuple of ints, or None):
+        on Fedora/RHEL the split into kdump-utils decides (kexec-tools held kdumpctl before)."""
+        if not self.shipped:
+            return self.packages
+        tool = self.shipped_tool(distribution, version)
+        return self.packages if tool and tool[0] == "kdump-utils" else self.packages_before_split
+
+    def role_vars(self, distribution, version):
+        """What the kdump role needs of this family on one host: packages, unit, files."""
+        return {
+            "name": self.name,
+            "os_family": self.ansible_os_family,
+            "packages": list(self.install_packages(distribution, version)),
+            "nfs_packages": list(self.nfs_packages),
+            "package_manager": self.package_manager,
+            "service": self.service,
+            "config_file": self.config,
+            "package_config": self.package_config,
+            "pristine_files": list(self.pristine_files),
+        }
 
     def to_dict(self):
         out = dict(self.__dict__)
@@ -100,6 +136,9 @@ DEBIAN = Family(
     rebuild_by_load=True,
     ready_text="ready to kdump",
     target_types=("local", "fs", "nfs", "ssh"),
+    shipped=(),
+    release_lines={},
+    release_line_default=None,
 )
 
 REDHAT = Family(
@@ -117,7 +156,8 @@ REDHAT = Family(
     # Releases whose kexec-tools still holds kdumpctl (before the split into kdump-utils).
     packages_before_split=("kexec-tools",),
     nfs_packages=("nfs-utils",),
-    package_manager="dnf",
+    # dnf, dnf5 or yum by release: Ansible's own detection (ansible.builtin.package use=auto).
+    package_manager="auto",
     package_config="",
     version_query=["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n"],
     service="kdump.service",
@@ -192,6 +232,11 @@ REDHAT = Family(
         (("rhel", 10), ("kdump-utils", "1.0.51")),
         (("rhel", 10, 1), ("kdump-utils", "1.0.54")),
     ),
+    # Which line of ``shipped`` an os-release ID follows: Fedora its own, RHEL's clones RHEL's
+    # (their VERSION_ID is RHEL's); Amazon Linux numbers its releases apart (2, 2023) and its
+    # kexec-tools still holds kdumpctl, so it is in no line.
+    release_lines={"fedora": "fedora", "amzn": None},
+    release_line_default="rhel",
 )
 
 SUSE = Family(
@@ -206,7 +251,8 @@ SUSE = Family(
     tool_packages=("kdump",),
     packages=("kdump", "makedumpfile", "kexec-tools"),
     nfs_packages=("nfs-client",),
-    package_manager="zypper",
+    # zypper is not in ansible-core (community.general has it): Ansible's own detection.
+    package_manager="auto",
     package_config="",
     version_query=["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n"],
     service="kdump.service",
@@ -231,6 +277,9 @@ SUSE = Family(
     ready_text=None,
     target_types=("local", "fs", "nfs", "ssh"),
     calibrate=["kdumptool", "calibrate"],
+    shipped=(),
+    release_lines={},
+    release_line_default=None,
 )
 
 FAMILIES = (DEBIAN, REDHAT, SUSE)

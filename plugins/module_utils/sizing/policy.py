@@ -298,18 +298,19 @@ def redhat_table(tool, arch, kernel_release="", fadump=False, sme_sev=False, mlx
     return (add_to_sizes(value, delta) if delta else value), addons
 
 
+def family_vars(facts):
+    """What the kdump role needs of the host's family (records.Family.role_vars), or None for
+    a distribution the collection does not know."""
+    family = records.detect_ids(facts.distribution, facts.id_like)
+    if family is None:
+        return None
+    return family.role_vars(facts.distribution, _major_minor(facts.version))
+
+
 def shipped_tool(facts):
     """The kdump-utils / kexec-tools version the host's release shipped (family/records.py),
     for a host where it is not installed yet; None when the release is unknown."""
-    version = _major_minor(facts.version)
-    if version is None:
-        return None
-    dist = "fedora" if facts.distribution == "fedora" else "rhel"
-    found = None
-    for key, tool in records.REDHAT.shipped:
-        if key[0] == dist and tuple(key[1:]) <= version:
-            found = tool
-    return found
+    return records.REDHAT.shipped_tool(facts.distribution, _major_minor(facts.version))
 
 
 def _kdump_utils_value(facts, version):
