@@ -159,7 +159,15 @@ capture:
       description:
         - On aarch64 where the capture kernel is not loaded with kexec_file_load, whether C(/proc/kallsyms) lists C(_text).
           Kernels built without C(CONFIG_KALLSYMS_ALL) (Debian 12's arm64 kernels) do not; kexec-tools' kexec_load path
-          then builds a wrong crash header, and the host is not ready (a reason says so). Absent on other hosts.
+          then builds a wrong crash header, and the host is not ready (a reason says so) unless RV(capture.kallsyms_provided).
+          Absent on other hosts.
+      type: bool
+      returned: on aarch64 without kexec_file_load
+    kallsyms_provided:
+      description:
+        - Where C(/proc/kallsyms) lacks C(_text), whether M(crashdump.kdump.kexec_crash)'s fix is in place for this boot - the unit
+          drop-in that lets the kdump service's load see a copy of C(/proc/kallsyms) with C(_text), and that copy, written for the
+          running kernel. Then the host can be ready.
       type: bool
       returned: on aarch64 without kexec_file_load
 service:

@@ -20,9 +20,19 @@ description:
   - "V(service) goes through the distribution's tool: C(kdump-config load/unload/reload)
     (Debian, Ubuntu), C(kdumpctl start/stop/restart) (Fedora, RHEL), the C(kdump) service (SUSE).
     V(direct) runs C(kexec -p) itself with O(kernel), O(initrd) and O(cmdline)."
-  - Uses the kexec_file_load system call (C(kexec -s)) wherever the architecture has it, and always
-    under Secure Boot or kernel lockdown, where only it may load a (signed) kernel; elsewhere
-    kexec_load (C(kexec -c)), with a note in the result.
+  - Uses the kexec_file_load system call (C(kexec -s)) wherever the architecture has it and the
+    running kernel is built with it (C(CONFIG_KEXEC_FILE) in C(/boot/config-RELEASE); Debian 12's
+    arm64 kernels are not), and always under Secure Boot or kernel lockdown, where only it may
+    load a (signed) kernel; elsewhere kexec_load (C(kexec -c)), with a note in the result.
+  - On aarch64 kernels whose C(/proc/kallsyms) lists no C(_text) (built without
+    C(CONFIG_KALLSYMS_ALL), as Debian 12's are), kexec-tools' kexec_load path writes a wrong crash
+    header and the dump comes out empty. There the module writes a root-only copy of
+    C(/proc/kallsyms) with C(_text) added (at C(_stext) less the distance the kernel's
+    C(System.map) gives) to C(/run/crashdump-kdump/kallsyms), loads with it bind-mounted over
+    C(/proc/kallsyms) in a transient unit (C(systemd-run)), and installs a drop-in for the kdump
+    service (C(crashdump-kdump-kallsyms.conf)) with the program
+    C(/usr/local/lib/crashdump-kdump/kallsyms.py) so that the load at boot does the same. They are
+    removed where they are not needed, and with O(state=unloaded) and O(enabled=false).
   - Idempotent - after each load it records a fingerprint (kernel and initrd paths and SHA-256,
     capture command line, system call, checksums of the configuration the initrd is built from)
     in C(/var/lib/crashdump-kdump/kexec_crash.json), and loads again only when that changes or
@@ -198,6 +208,12 @@ notes:
   returned: always
   type: list
   elements: str
+kallsyms_text:
+  description:
+    - On aarch64 where C(/proc/kallsyms) lacks C(_text), the address given to kexec for it; the load then used the copy.
+  returned: on aarch64 kernels without _text in /proc/kallsyms
+  type: str
+  sample: "0xffffa0c5b4a00000"
 fingerprint:
   description: What identifies the loaded capture kernel (recorded for the next run).
   returned: when loaded

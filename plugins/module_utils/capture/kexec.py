@@ -20,6 +20,7 @@ import json
 import os
 import re
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture import kallsyms
 from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.hostinfo import (
     HostInfoError,
     HostReader,
@@ -51,35 +52,40 @@ DISABLEABLE = ("enabled", "enabled-runtime")
 FILE_LOAD_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "loongarch64")
 
 
-# arm64: kexec-tools' kexec_load path (``kexec -p`` without ``-s``, what kdump-tools runs)
-# computes the kernel image's place in the crash header, and page_offset, from ``_text`` in
-# /proc/kallsyms. A kernel built without CONFIG_KALLSYMS_ALL (Debian 12's 6.1 arm64 kernels)
-# lists no symbol before ``_stext``: kexec-tools logs "Can't get the symbol of _text to
-# calculate page_offset" and writes a wrong crash header; in the capture kernel makedumpfile
-# cannot seek /proc/vmcore and the dump is empty (seen in the lab on Debian 12 arm64).
-# ``_text`` starts .head.text, one SEGMENT_ALIGN (64 KiB) before ``_stext``.
-ARM64_STEXT_OFFSET = 0x10000
+# arm64 kernels whose /proc/kallsyms lacks _text: capture/kallsyms.py (the fix and why).
+ARM64_DROPIN = "/etc/systemd/system/{unit}.d/crashdump-kdump-kallsyms.conf"
+ARM64_PROGRAM = "/usr/local/lib/crashdump-kdump/kallsyms.py"
 
 
-def arm64_missing_text(kallsyms):
-    """The address ``_text`` has, computed from ``_stext``, when the kallsyms text lacks
-    ``_text``; None when it lists it, or when it tells nothing (no ``_stext``, or the
-    addresses hidden as zeros by kptr_restrict)."""
-    stext = None
-    for line in (kallsyms or "").splitlines():
-        parts = line.split()
-        if len(parts) < 3 or len(parts) > 3 and parts[3].startswith("["):
-            continue
-        if parts[2] == "_text":
-            return None
-        if parts[2] == "_stext":
-            try:
-                stext = int(parts[0], 16)
-            except ValueError:
-                return None
-    if not stext or stext < ARM64_STEXT_OFFSET:
-        return None
-    return stext - ARM64_STEXT_OFFSET
+def arm64_dropin(python):
+    """The unit drop-in that gives the boot-time load a kallsyms with _text."""
+    return (
+        "# crashdump.kdump (kexec_crash): this kernel's /proc/kallsyms has no _text, which\n"
+        "# kexec-tools needs on arm64 to write the crash header; the load sees a copy that has\n"
+        "# it (%s writes it before each start).\n"
+        "[Service]\n"
+        "ExecStartPre=-+%s %s\n"
+        "BindReadOnlyPaths=-%s:%s\n" % (ARM64_PROGRAM, python, ARM64_PROGRAM,
+                                         kallsyms.PROVIDED, kallsyms.KALLSYMS))
+
+
+def with_kallsyms(argv):
+    """``argv`` run in a transient unit that sees the kallsyms copy over /proc/kallsyms."""
+    return ["systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+            "--property=BindReadOnlyPaths=%s:%s" % (kallsyms.PROVIDED, kallsyms.KALLSYMS),
+            "--"] + list(argv)
+
+
+def kexec_file_in_config(config_text):
+    """From a kernel's /boot/config-RELEASE: True (CONFIG_KEXEC_FILE=y), False (not set), or
+    None (no config to tell)."""
+    for line in (config_text or "").splitlines():
+        line = line.strip()
+        if line == "CONFIG_KEXEC_FILE=y":
+            return True
+        if line == "# CONFIG_KEXEC_FILE is not set":
+            return False
+    return None
 
 
 class KexecError(Exception):
@@ -133,11 +139,13 @@ def lockdown_mode(text):
     return match.group(1) if match else "none"
 
 
-def choose_syscall(requested, arch, secure_boot, lockdown):
+def choose_syscall(requested, arch, secure_boot, lockdown, kexec_file=None):
     """``(syscall, note)``: ``file`` (kexec_file_load, ``kexec -s``) or ``load`` (``-c``).
 
     Secure Boot and lockdown allow only signed kernels, which only kexec_file_load
-    checks; ``auto`` prefers it wherever the architecture has it.
+    checks; ``auto`` prefers it wherever the architecture has it and the running kernel was
+    built with it (``kexec_file``: CONFIG_KEXEC_FILE from the kernel's config, None when
+    unknown; Debian 12's arm64 kernels have none).
     """
     locked = secure_boot or lockdown != "none"
     if requested == "load":
@@ -146,6 +154,15 @@ def choose_syscall(requested, arch, secure_boot, lockdown):
                              " may load a kernel there" % (
                                  "Secure Boot" if secure_boot else "lockdown=" + lockdown))
         return "load", None
+    if kexec_file is False:
+        if requested == "file" or locked:
+            raise KexecError("the running kernel is built without CONFIG_KEXEC_FILE (its"
+                             " /boot/config says so): kexec_file_load (kexec -s) is not there%s"
+                             % (" and %s refuses kexec_load" % (
+                                 "Secure Boot" if secure_boot else "lockdown=" + lockdown)
+                                if locked else "; use syscall=load or auto"))
+        return "load", ("the running kernel is built without CONFIG_KEXEC_FILE: kexec_load is"
+                        " used")
     if requested == "file" or locked or arch in FILE_LOAD_ARCHES:
         return "file", None
     return "load", "kexec_file_load is not available on %s; kexec_load is used" % arch

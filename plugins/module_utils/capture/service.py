@@ -20,9 +20,14 @@ __metaclass__ = type
 
 import json
 import os
+import pkgutil
+import sys
 import tempfile
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture import kallsyms
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
+    ARM64_DROPIN,
+    ARM64_PROGRAM,
     INITRD_INPUTS,
     STATE_FILE,
     Capture,
@@ -34,7 +39,10 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec impo
     fingerprint,
     fits,
     kexec_argv,
+    kexec_file_in_config,
     unload_argv,
+    arm64_dropin,
+    with_kallsyms,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.family import records
 from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command import CommandError
@@ -61,6 +69,25 @@ class Host(object):
 
     def unlink(self, absolute):
         os.unlink(self.path(absolute))
+
+    def write_text(self, absolute, text, mode=0o644):
+        """Write ``text`` atomically; True when the file changed."""
+        target = self.path(absolute)
+        try:
+            with open(target) as handle:
+                if handle.read() == text:
+                    return False
+        except (IOError, OSError):
+            pass
+        directory = os.path.dirname(target)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".kexec_crash-")
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(tmp, mode)
+        self._atomic_move(tmp, target)
+        return True
 
     def write_json(self, absolute, data, mode=0o644):
         """Write ``data`` atomically (temporary file beside it, then a rename)."""
@@ -118,7 +145,8 @@ class KexecCrash(object):
         reserved = capture.reserved() or 0
         loaded = capture.loaded()
         secure_boot, lockdown = capture.secure()
-        syscall, note = choose_syscall(p["syscall"], arch, secure_boot, lockdown)
+        kexec_file = kexec_file_in_config(capture.read_text("/boot/config-%s" % release, ""))
+        syscall, note = choose_syscall(p["syscall"], arch, secure_boot, lockdown, kexec_file)
         if p["method"] == "service":
             # The tool picks the system call itself (kdump-config: -s under Secure Boot).
             syscall, note = "service", None
@@ -144,7 +172,24 @@ class KexecCrash(object):
         if p["method"] == "direct" and not record.rebuild_by_load and rebuild != "never" and not initrd_exists:
             return result, ("%s does not exist; method=direct builds the initrd only on Debian"
                             " (kdump-tools' hook); build it with the service or set initrd" % initrd)
+        # arm64 without _text in /proc/kallsyms (capture/kallsyms.py): loads see a copy with it.
+        text_at = None
+        if arch == "aarch64" and syscall != "file":
+            text_at = kallsyms.missing_text(
+                capture.read_text(kallsyms.KALLSYMS, ""),
+                capture.read_text(kallsyms.SYSTEM_MAP.format(release=release), ""))
+        fix_needed = text_at is not None and p["state"] != "unloaded"
+        dropin = ARM64_DROPIN.format(unit=record.service)
+        if text_at is not None:
+            result["kallsyms_text"] = "0x%x" % text_at
+            if current is not None:
+                current["kallsyms_text"] = result["kallsyms_text"]
         actions, reasons = decide(p["state"], loaded, stored, current, initrd_exists, rebuild)
+        if fix_needed and loaded and "load" not in actions and not host.isfile(dropin) \
+                and (stored is None or "kallsyms_text" not in stored):
+            # Loaded (at boot) from a /proc/kallsyms without _text: its crash header is wrong.
+            actions, reasons = ["unload"] + [a for a in actions if a != "unload"] + ["load"], \
+                reasons + ["the capture kernel was loaded while /proc/kallsyms had no _text"]
         if loaded and stored is None and not actions and current is not None:
             notes.append("the capture kernel the service loaded is adopted: its inputs are"
                          " recorded for the next run")
@@ -159,6 +204,10 @@ class KexecCrash(object):
             if error:
                 return result, error
             result["enabled"] = p["enabled"]
+        remove = not fix_needed and (text_at is None or p["enabled"] is False)
+        error = self.kallsyms_dropin(dropin, fix_needed, remove)
+        if error:
+            return result, error
 
         if not actions:
             if loaded and stored is None and current is not None and not host.check_mode:
@@ -189,6 +238,42 @@ class KexecCrash(object):
             result["loaded"] = capture.loaded()
             return result, str(exc)
         return result, None
+
+    def kallsyms_dropin(self, dropin, install, remove):
+        """Install (or remove) the unit drop-in and program that give the boot-time load a
+        kallsyms with _text; an error message or None."""
+        host = self.host
+        present = host.isfile(dropin) or host.isfile(ARM64_PROGRAM)
+        if not install and not (remove and present):
+            return None
+        python = sys.executable if sys.executable and os.path.isabs(sys.executable) \
+            else "/usr/bin/python3"
+        program = pkgutil.get_data(kallsyms.__name__.rsplit(".", 1)[0], "kallsyms.py")
+        program = program.decode("utf-8") if isinstance(program, bytes) else program
+        if host.check_mode:
+            if remove or not (host.isfile(dropin) and host.isfile(ARM64_PROGRAM)):
+                self.result["changed"] = True
+            return None
+        try:
+            if install:
+                changed = host.write_text(ARM64_PROGRAM, program, 0o700)
+                changed = host.write_text(dropin, arm64_dropin(python)) or changed
+                kallsyms.provide(host.root, host.uname[0])
+            else:
+                for path in (dropin, ARM64_PROGRAM):
+                    if host.isfile(path):
+                        host.unlink(path)
+                changed = True
+            if changed:
+                self.result["changed"] = True
+                systemctl = self.run.which("systemctl")
+                if systemctl:
+                    self.run([systemctl, "daemon-reload"], "reloading systemd's units")
+        except (IOError, OSError) as exc:
+            return "the kallsyms copy for kexec on arm64 (%s): %s" % (dropin, exc)
+        except CommandError as exc:
+            return str(exc)
+        return None
 
     def boot(self, wanted, unit):
         """Enable or disable ``unit`` at boot as ``wanted`` says; an error message or None."""
@@ -232,11 +317,14 @@ class KexecCrash(object):
                     self.run(record.argv("rebuild", release), "rebuilding the kdump initrd")
                 self.result["rebuilt"] = True
             elif action == "load":
+                wrap = with_kallsyms if self.result.get("kallsyms_text") else list
                 if p["method"] == "service":
-                    self.run(record.argv("load"), "loading")
+                    argv = record.argv("load")
+                    # A load through systemctl runs in the unit, which has the drop-in.
+                    self.run(argv if argv[0] == "systemctl" else wrap(argv), "loading")
                 else:
                     problem = fits(reserved, self.host.path(kernel), self.host.path(initrd))
                     if problem:
                         raise KexecError(problem)
-                    self.run(kexec_argv(kexec, syscall, kernel, initrd, cmdline, p["kexec_args"]),
-                             "loading")
+                    self.run(wrap(kexec_argv(kexec, syscall, kernel, initrd, cmdline,
+                                             p["kexec_args"])), "loading")

@@ -39,8 +39,9 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
     parse_makedumpfile_version,
     read_back,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture import kallsyms
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
-    arm64_missing_text,
+    ARM64_DROPIN,
     Capture,
     KexecError,
 )
@@ -221,13 +222,22 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         reasons.append("%s is not enabled: no capture kernel will be loaded after the next boot"
                        % service["unit"])
     if arch == "aarch64" and capture_info["syscall"] != "file":
-        text_at = arm64_missing_text(reader.read_text("proc/kallsyms", ""))
+        text_at = kallsyms.missing_text(
+            reader.read_text(kallsyms.KALLSYMS, ""),
+            reader.read_text(kallsyms.SYSTEM_MAP.format(release=release), ""))
         capture_info["kallsyms_text"] = text_at is None
-        if text_at is not None:
+        # kexec_crash's fix (capture/kallsyms.py): the unit drop-in, and the copy with _text
+        # written for this boot.
+        copy = reader.read_text(kallsyms.PROVIDED, "") or ""
+        provided = text_at is not None and os.path.isfile(reader.path(
+            ARM64_DROPIN.format(unit=service["unit"]))) and copy.startswith(
+                "%016x T _text\n" % text_at)
+        capture_info["kallsyms_provided"] = provided
+        if text_at is not None and not provided:
             reasons.append(
                 "/proc/kallsyms has no _text (a kernel built without CONFIG_KALLSYMS_ALL):"
                 " kexec_load (kexec -p) then writes a wrong crash header and the dump is empty;"
-                " _text would be at 0x%x" % text_at)
+                " _text would be at 0x%x (kexec_crash loads with a copy that has it)" % text_at)
     if installed and loaded and not service["ready"] and service["status"]:
         reasons.append("the kdump tool does not report ready: %s" % service["status"].splitlines()[-1])
 

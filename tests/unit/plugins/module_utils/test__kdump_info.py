@@ -288,5 +288,28 @@ def test_arm64_without_text_in_kallsyms_is_not_ready(tmp_path, arch, kallsyms, r
         assert text_reasons == [
             "/proc/kallsyms has no _text (a kernel built without CONFIG_KALLSYMS_ALL): kexec_load"
             " (kexec -p) then writes a wrong crash header and the dump is empty; _text would be"
-            " at 0xffff800008000000"]
+            " at 0xffff800008000000 (kexec_crash loads with a copy that has it)"]
         assert info["capture"]["kallsyms_text"] is False
+        assert info["capture"]["kallsyms_provided"] is False
+
+
+DROPIN = "etc/systemd/system/kdump-tools.service.d/crashdump-kdump-kallsyms.conf"
+
+
+@pytest.mark.parametrize("extra, provided", [
+    # kexec_crash's fix in place for this boot: the drop-in and the copy with _text
+    ({DROPIN: "[Service]\n", "run/crashdump-kdump/kallsyms": KALLSYMS_WITH_TEXT}, True),
+    # the copy of another boot (another KASLR offset) does not count
+    ({DROPIN: "[Service]\n", "run/crashdump-kdump/kallsyms": "ffffa3c1d2a00000 T _text\n"}, False),
+    # a copy without the drop-in: the boot-time load did not see it
+    ({"run/crashdump-kdump/kallsyms": KALLSYMS_WITH_TEXT}, False),
+    ({DROPIN: "[Service]\n"}, False),
+])
+def test_arm64_without_text_is_ready_when_the_copy_is_provided(tmp_path, extra, provided):
+    host = HOSTS["debian12"]
+    root = build(tmp_path, host, extra=dict(extra, **{"proc/kallsyms": KALLSYMS_NO_TEXT}))
+    fake = FakeHost(host["commands"])
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"],
+                  arch="aarch64")
+    assert info["capture"]["kallsyms_provided"] is provided
+    assert info["ready"] is provided, info["reasons"]

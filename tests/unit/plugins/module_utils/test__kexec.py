@@ -7,15 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import struct
 
 import pytest
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture import kallsyms, kexec
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     SECURE_BOOT_GUID,
     Capture,
     KexecError,
-    arm64_missing_text,
     boot_action,
     capture_cmdline,
     choose_syscall,
@@ -256,4 +257,66 @@ def test_boot_action_refuses_what_cannot_be_enabled(rc, out, pattern):
     ("zzzz T _stext\n", None),
 ])
 def test_arm64_missing_text(text, expected):
-    assert arm64_missing_text(text) == expected
+    assert kallsyms.missing_text(text) == expected
+
+
+SYSTEM_MAP = "ffff800008000000 T _text\nffff800008000000 T _head\nffff800008010000 T _stext\n"
+
+
+def test_arm64_text_follows_the_distance_system_map_gives():
+    assert kallsyms.text_offset(SYSTEM_MAP) == 0x10000
+    # another layout: the distance is the kernel's own, not a constant
+    other = "ffff800008000000 T _text\nffff800008020000 T _stext\n"
+    assert kallsyms.missing_text("ffffa3c1d2a20000 T _stext\n", other) == 0xffffa3c1d2a00000
+    # a System.map without both symbols, or nonsense distances: the 64 KiB default
+    assert kallsyms.text_offset("ffff800008010000 T _stext\n") == 0x10000
+    assert kallsyms.text_offset("ffff800008010000 T _text\nffff800008000000 T _stext\n") == 0x10000
+
+
+def test_arm64_copy_has_text_first_and_everything_else_unchanged():
+    text = "ffffa3c1d2a10000 T _stext\nffffa3c1d2b00000 T printk\n"
+    copy = kallsyms.with_text(text, SYSTEM_MAP)
+    assert copy == "ffffa3c1d2a00000 T _text\n" + text
+    assert kallsyms.missing_text(copy) is None
+    assert kallsyms.with_text(copy) is None
+
+
+def test_arm64_provide_writes_a_root_only_copy_and_removes_it_when_not_needed(tmp_path):
+    root = str(tmp_path)
+    os.makedirs(os.path.join(root, "proc"))
+    os.makedirs(os.path.join(root, "boot"))
+    with open(os.path.join(root, "proc", "kallsyms"), "w") as handle:
+        handle.write("ffffa3c1d2a10000 T _stext\n")
+    with open(os.path.join(root, "boot", "System.map-6.1.0-41-arm64"), "w") as handle:
+        handle.write(SYSTEM_MAP)
+    path, address = kallsyms.provide(root, "6.1.0-41-arm64")
+    assert address == 0xffffa3c1d2a00000
+    assert path == os.path.join(root, "run", "crashdump-kdump", "kallsyms")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    with open(path) as handle:
+        assert handle.read().startswith("ffffa3c1d2a00000 T _text\n")
+    with open(os.path.join(root, "proc", "kallsyms"), "w") as handle:
+        handle.write("ffff800080000000 T _text\nffff800080010000 T _stext\n")
+    assert kallsyms.provide(root, "6.1.0-41-arm64") == (path, None)
+    assert not os.path.exists(path)
+
+
+def test_the_boot_dropin_runs_the_program_unsandboxed_and_binds_the_copy():
+    text = kexec.arm64_dropin("/usr/bin/python3")
+    lines = text.splitlines()
+    assert "[Service]" in lines
+    assert "ExecStartPre=-+/usr/bin/python3 /usr/local/lib/crashdump-kdump/kallsyms.py" in lines
+    assert "BindReadOnlyPaths=-/run/crashdump-kdump/kallsyms:/proc/kallsyms" in lines
+
+
+def test_kexec_file_from_the_kernel_config():
+    assert kexec.kexec_file_in_config("CONFIG_KEXEC=y\nCONFIG_KEXEC_FILE=y\n") is True
+    assert kexec.kexec_file_in_config("# CONFIG_KEXEC_FILE is not set\n") is False
+    assert kexec.kexec_file_in_config("") is None
+    assert choose_syscall("auto", "aarch64", False, "none", False)[0] == "load"
+    assert choose_syscall("auto", "aarch64", False, "none", True) == ("file", None)
+    with pytest.raises(KexecError, match="CONFIG_KEXEC_FILE"):
+        choose_syscall("file", "aarch64", False, "none", False)
+    with pytest.raises(KexecError, match="lockdown=integrity refuses kexec_load"):
+        choose_syscall("auto", "aarch64", False, "integrity", False)

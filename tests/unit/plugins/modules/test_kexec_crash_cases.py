@@ -24,7 +24,7 @@ RELEASE = "6.1.0-41-amd64"
 with open(os.path.join(HERE, "kexec_crash.yml")) as _handle:
     CASES = yaml.safe_load(_handle)
 TOOLS = {"kdump-config": "/usr/sbin", "kdumpctl": "/usr/bin", "mkdumprd": "/usr/sbin",
-         "systemctl": "/usr/bin", "kexec": "/usr/sbin"}
+         "systemctl": "/usr/bin", "kexec": "/usr/sbin", "systemd-run": "/usr/bin"}
 BASE_FILES = {
     "/proc/cmdline": "BOOT_IMAGE=/boot/vmlinuz-@R@ root=/dev/vda1 ro crashkernel=256M\n",
     "/sys/kernel/kexec_crash_size": "268435456\n",
@@ -81,7 +81,7 @@ def test_kexec_crash(tmp_path, case):
     commands = Commands(root, case["commands"], case.get("queries"))
     runner = CommandRunner(commands, lambda name: os.path.join(TOOLS[name], name) if name in TOOLS else None)
     host = Host(runner, root=root, check_mode=case.get("check_mode", False),
-                uname=(RELEASE, "x86_64"))
+                uname=(RELEASE, case.get("arch", "x86_64")))
     result, error = KexecCrash(host).run_params(dict(PARAMS, **case["params"]))
     if "error" in case:
         assert error is not None and fill(case["error"]) in error, error
@@ -92,3 +92,11 @@ def test_kexec_crash(tmp_path, case):
         assert result[key] == value, (key, result[key])
     assert result["commands"] == [[fill(a) for a in c["argv"]] for c in case["commands"]
                                   if not case.get("check_mode")][:len(result["commands"])]
+    # What the host holds afterwards: files that start with a text, files that are gone.
+    for path, start in (case.get("after") or {}).items():
+        full = os.path.join(root, fill(path).lstrip("/"))
+        if start is None:
+            assert not os.path.exists(full), path
+        else:
+            with open(full) as handle:
+                assert handle.read().startswith(fill(start)), path
