@@ -183,7 +183,8 @@ class KexecCrash(object):
         if text_at is not None:
             result["kallsyms_text"] = "0x%x" % text_at
             if current is not None:
-                current["kallsyms_text"] = result["kallsyms_text"]
+                # Not the address: KASLR moves it at every boot, the load at boot sees the same fix.
+                current["kallsyms_text"] = "provided"
         actions, reasons = decide(p["state"], loaded, stored, current, initrd_exists, rebuild)
         if fix_needed and loaded and "load" not in actions and not host.isfile(dropin) \
                 and (stored is None or "kallsyms_text" not in stored):
