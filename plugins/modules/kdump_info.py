@@ -20,6 +20,9 @@ description:
     recommendation - and answers with RV(ready) and, when not ready, plain-language RV(reasons).
   - Works on hosts where kdump was never installed - every field is present, RV(ready) is false
     and the reasons say what is missing.
+  - Run as root with makedumpfile installed, it measures how big a dump would be with
+    C(makedumpfile --mem-usage /proc/kcore) (a few seconds) and warns when makedumpfile cannot find the
+    running kernel's free pages (RV(expected_dump), RV(warnings)).
 author:
   - crashdump.kdump contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -207,6 +210,27 @@ makedumpfile:
       description: The page compressions it has.
       type: list
       elements: str
+expected_dump:
+  description: How big a dump of this host would be now, before compression.
+  returned: always
+  type: dict
+  contains:
+    bytes:
+      description:
+        - The expected size in bytes at RV(expected_dump.dump_level), with a margin for headers, bitmaps and growth
+          (the size M(crashdump.kdump.kdump_target)'s pre-flight requires).
+      type: int
+      sample: 206116847
+    source:
+      description:
+        - V(makedumpfile --mem-usage) when measured on this host (root, makedumpfile installed, a crash kernel reserved),
+          else V(/proc/meminfo model); RV(notes) says why a measurement was not used.
+      type: str
+      sample: makedumpfile --mem-usage
+    dump_level:
+      description: The dump level of the configured target (31 when none is configured).
+      type: int
+      sample: 31
 dumps:
   description: Dumps on a local target, newest first.
   returned: always
@@ -262,6 +286,16 @@ recommendation:
   description: The sizing engine's recommendation for this host (as M(crashdump.kdump.crashkernel_info) returns it), or null.
   returned: always
   type: dict
+warnings:
+  description:
+    - What will make dumps worse without making the host not ready - for example a makedumpfile that cannot find the
+      running kernel's free pages (makedumpfile before 1.7.7 on kernel 6.12), so that every dump at a dump level with
+      bit 16 also carries the free memory; the warning names makedumpfile's version, the kernel and the size.
+    - Not reasons - RV(ready) does not depend on them. They are given as Ansible warnings, so this is Ansible's own
+      C(warnings) key, present when there are any.
+  returned: when there are any
+  type: list
+  elements: str
 notes:
   description: What could not be read, and why.
   returned: always
@@ -294,6 +328,9 @@ def main():
     info = gather("/", run=run, which=module.get_bin_path,
                   family=None if p["family"] == "auto" else p["family"], policy=p["policy"],
                   dumps=p["dumps"])
+    # Ansible's own warnings (passing them to exit_json is deprecated).
+    for warning in info.pop("warnings"):
+        module.warn(warning)
     module.exit_json(changed=False, **info)
 
 

@@ -33,7 +33,8 @@ description:
     written.
   - The module does not rebuild the kdump initrd or reload the capture kernel; it returns
     RV(rebuild_initrd) and RV(reload_required) for the step that does.
-  - The expected dump size is estimated from C(/proc/meminfo) and O(dump_level) (see
+  - The expected dump size is measured with C(makedumpfile --mem-usage /proc/kcore) at O(dump_level) when
+    makedumpfile is installed and the module runs as root, else estimated from C(/proc/meminfo) (see
     O(required_space)).
 author:
   - crashdump.kdump contributors (!UNKNOWN)
@@ -166,9 +167,14 @@ options:
   required_space:
     description:
       - Free space the target must have, as a size (V(2G), V(512M)). The default is an estimate
-        of the dump before compression, from C(/proc/meminfo) now and O(dump_level) - the RAM
-        makedumpfile keeps (without page cache for bit 2/4, user pages for 8, free pages for 16)
-        plus 10% and 16 MiB.
+        of the dump before compression at O(dump_level), measured on the host when it can be
+        (RV(expected_dump_source)).
+      - Measured with C(makedumpfile --mem-usage /proc/kcore) (root, makedumpfile installed, a
+        crash kernel reserved) - the pages makedumpfile would keep at O(dump_level), with a page
+        descriptor each, plus 10%, its two bitmaps and 16 MiB for headers. This runs once per task,
+        also in check mode, and takes a few seconds.
+      - Otherwise from C(/proc/meminfo) now - the RAM makedumpfile keeps (without page cache for
+        bit 2/4, user pages for 8, free pages for 16) plus 10% and 16 MiB.
     type: str
   dump_dir_mode:
     description:
@@ -283,6 +289,20 @@ expected_dump_size:
   returned: always
   type: int
   sample: 268435456
+expected_dump_source:
+  description:
+    - Where RV(expected_dump_size) comes from - V(makedumpfile --mem-usage) (measured on this host),
+      V(/proc/meminfo model) (makedumpfile missing, not root, or the measurement failed) or V(required_space).
+  returned: always
+  type: str
+  sample: makedumpfile --mem-usage
+makedumpfile_warning:
+  description:
+    - Set when the measurement shows that makedumpfile cannot find the running kernel's free pages
+      (makedumpfile before 1.7.7 on kernel 6.12), so a dump level with bit 16 still writes the free memory
+      into every dump; names makedumpfile's version, the kernel and the size. Also given as a warning.
+  returned: when found
+  type: str
 files:
   description: The files changed (or that would change), including deleted ones and the dump directory.
   returned: always

@@ -45,6 +45,10 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec impo
     Capture,
     KexecError,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.memusage import (
+    estimate,
+    free_page_warning,
+)
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.shellvars import ShellVars
 from ansible_collections.crashdump.kdump.plugins.module_utils.sizing.policy import (
     HostFacts,
@@ -130,10 +134,27 @@ def service_state(family, run, which, loaded):
     return out
 
 
+def expected_dump(reader, run, makedumpfile, as_root, dump_level, version, release):
+    """``(expected_dump, warnings, notes)``: the dump's size at ``dump_level``, measured with
+    makedumpfile --mem-usage when it can be (root, makedumpfile installed), and the warning
+    when makedumpfile cannot find the running kernel's free pages."""
+    found = estimate(dump_level, reader.read_text("proc/meminfo", ""),
+                     run if as_root else None, makedumpfile)
+    warnings, notes = [], []
+    if found["free_pages"]:
+        warnings.append(free_page_warning(found["free_pages"], version, release, dump_level))
+    if found["error"]:
+        notes.append("expected dump size from the /proc/meminfo model: %s" % found["error"])
+    return dict((key, found[key]) for key in ("bytes", "source", "dump_level")), warnings, notes
+
+
 def gather(root="/", run=None, which=None, family=None, policy="distro", release=None,
-           arch=None, dumps=20):
+           arch=None, dumps=20, as_root=None):
+    """``as_root``: whether this runs as root, which makedumpfile --mem-usage needs (default:
+    the effective user id says)."""
     which = which or (lambda name: None)
     run = run or (lambda argv: (1, "", "not run"))
+    as_root = os.geteuid() == 0 if as_root is None else as_root
     reader = HostReader(root, run=run, which=which)
     capture = Capture(root)
     notes = []
@@ -189,6 +210,11 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         rc, out, err = run([which("makedumpfile"), "-v"])
         version, found = parse_makedumpfile_version((out or "") + (err or ""))
         compressions = sorted(found)
+    # The dump level the configured target uses (31, makedumpfile's usual, when none is).
+    level = (target or {}).get("dump_level")
+    expected, warnings, more_notes = expected_dump(
+        reader, run, which("makedumpfile"), as_root, 31 if level is None else level, version, release)
+    notes.extend(more_notes)
     found = []
     directory = dump_dir(target, reader.read_text("etc/fstab", "") or "")
     if target is not None:
@@ -252,9 +278,11 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
         "service": service,
         "target": target,
         "makedumpfile": {"version": version, "compressions": compressions},
+        "expected_dump": expected,
         "dumps": found,
         "recommendation": recommendation,
         "ready": not reasons,
         "reasons": reasons,
+        "warnings": warnings,
         "notes": notes,
     }

@@ -37,11 +37,13 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
     Target,
     TargetError,
     check_dump_dir,
-    expected_dump_bytes,
     known_hosts_name,
     parse_makedumpfile_version,
-    parse_meminfo,
     plan,
+)
+from ansible_collections.crashdump.kdump.plugins.module_utils.target.memusage import (
+    estimate,
+    free_page_warning,
 )
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import preflight
 
@@ -87,9 +89,13 @@ def dump_dir_change(path, mode):
 
 
 class TargetWork(object):
-    def __init__(self, host):
+    """``as_root``: whether the module runs as root, which makedumpfile --mem-usage needs
+    (default: the effective user id says)."""
+
+    def __init__(self, host, as_root=None):
         self.host = host
         self.run_cmd = host.runner
+        self.as_root = os.geteuid() == 0 if as_root is None else as_root
 
     def read(self, absolute):
         try:
@@ -159,8 +165,18 @@ class TargetWork(object):
                 need = parse_size(p["required_space"])
             except CrashkernelError as exc:
                 return result, "required_space: %s" % exc, None
+            result["expected_dump_source"] = "required_space"
         else:
-            need = expected_dump_bytes(parse_meminfo(self.read("/proc/meminfo")), target.dump_level)
+            # Measured once per run (it takes seconds), also in check mode: it changes nothing.
+            expected = estimate(target.dump_level, self.read("/proc/meminfo"),
+                                self.run_cmd.probe if self.as_root else None, makedumpfile)
+            need = expected["bytes"]
+            result["expected_dump_source"] = expected["source"]
+            if expected["free_pages"]:
+                warning = free_page_warning(expected["free_pages"], version, self.host.uname[0],
+                                            target.dump_level)
+                result["makedumpfile_warning"] = warning
+                result.setdefault("warnings", []).append(warning)
 
         present = p["state"] == "present"
         result.update(

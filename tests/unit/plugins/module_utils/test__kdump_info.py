@@ -184,8 +184,10 @@ def test_never_installed(tmp_path):
     assert info["makedumpfile"] == {"version": None, "compressions": []}
     assert set(info) == {"family", "installed", "package", "kernel_release", "system_ram", "reservation",
                          "capture",
-                         "service", "target", "makedumpfile", "dumps", "recommendation", "ready",
-                         "reasons", "notes"}
+                         "service", "target", "makedumpfile", "expected_dump", "dumps", "recommendation",
+                         "ready", "reasons", "warnings", "notes"}
+    assert info["expected_dump"]["source"] == "/proc/meminfo model"
+    assert info["expected_dump"]["dump_level"] == 31 and info["warnings"] == []
 
 
 def test_use_kdump_zero(tmp_path):
@@ -313,3 +315,74 @@ def test_arm64_without_text_is_ready_when_the_copy_is_provided(tmp_path, extra, 
                   arch="aarch64")
     assert info["capture"]["kallsyms_provided"] is provided
     assert info["ready"] is provided, info["reasons"]
+
+
+MEMUSAGE = os.path.join(FIXTURES, "memusage")
+
+
+def memusage(name):
+    with open(os.path.join(MEMUSAGE, name)) as handle:
+        return handle.read()
+
+
+MEMINFO = memusage("debian12-6.1.0-50-amd64-1.7.2.meminfo")
+RECORDED = memusage("debian12-6.1.0-50-amd64-1.7.2.mem-usage")
+DERIVED_612 = memusage("derived-debian13-6.12-free0-from-debian12.mem-usage")
+MAKEDUMPFILE_176 = "makedumpfile: version 1.7.6\n"   # only the version line, which is what is read
+
+
+def measured_info(tmp_path, name, report, version_text=None, as_root=True, extra=None):
+    host = HOSTS[name]
+    root = build(tmp_path, host, extra=dict({"proc/meminfo": MEMINFO}, **(extra or {})))
+    commands = dict(host["commands"])
+    if report is not None:
+        commands[("makedumpfile", "--mem-usage")] = (0, report, "")
+    if version_text:
+        commands[("makedumpfile", "-v")] = (0, version_text, "")
+    fake = FakeHost(commands)
+    info = gather(str(root), run=fake.run, which=fake.which, release=host["release"], arch="x86_64",
+                  as_root=as_root)
+    return info, fake
+
+
+def test_the_expected_dump_is_measured_with_makedumpfile(tmp_path):
+    info, fake = measured_info(tmp_path, "debian12", RECORDED)
+    assert ["/usr/sbin/makedumpfile", "--mem-usage", "/proc/kcore"] in fake.calls
+    # expected_bytes of the recording at dump level 31 (test__memusage.py works it out).
+    assert info["expected_dump"] == {"bytes": 206116847, "source": "makedumpfile --mem-usage",
+                                     "dump_level": 31}
+    assert info["warnings"] == [] and info["ready"] is True
+
+
+def test_the_expected_dump_falls_back_to_the_meminfo_model(tmp_path):
+    info, fake = measured_info(tmp_path, "debian12", None)
+    assert ["/usr/sbin/makedumpfile", "--mem-usage", "/proc/kcore"] in fake.calls
+    assert info["expected_dump"]["source"] == "/proc/meminfo model"
+    assert "expected dump size from the /proc/meminfo model: /usr/sbin/makedumpfile --mem-usage" \
+        " /proc/kcore failed (rc=1): unexpected" in " ".join(info["notes"])
+    info, fake = measured_info(tmp_path / "user", "debian12", RECORDED, as_root=False)
+    assert not [argv for argv in fake.calls if "--mem-usage" in argv]
+    assert info["expected_dump"]["source"] == "/proc/meminfo model"
+
+
+def test_a_makedumpfile_blind_to_free_pages_is_a_warning_not_a_reason(tmp_path):
+    info, _fake = measured_info(tmp_path, "debian13", DERIVED_612, MAKEDUMPFILE_176)
+    assert info["expected_dump"]["source"] == "makedumpfile --mem-usage"
+    assert info["ready"] is True and info["reasons"] == []
+    assert info["warnings"] == [
+        "makedumpfile 1.7.6 cannot find the free pages of kernel 6.12.48+deb13-amd64: --mem-usage"
+        " counts 0 free pages (0 B) while /proc/meminfo has 657.3 MiB free, so dump level 31 still"
+        " writes about 657.3 MiB of free memory into every dump; makedumpfile 1.7.7 fixes this for"
+        " kernel 6.12 (upstream commit 72c3414)"]
+
+
+def test_the_dump_level_comes_from_the_configured_target(tmp_path):
+    """MAKEDUMP_ARGS="-c -d 1" keeps free pages anyway, so a makedumpfile that cannot see
+    them costs nothing and is not warned about."""
+    with open(os.path.join(FIXTURES, "debian12", "kdump-tools")) as handle:
+        conf = handle.read() + 'MAKEDUMP_ARGS="-c -d 1"\n'
+    info, _fake = measured_info(tmp_path, "debian13", DERIVED_612, MAKEDUMPFILE_176,
+                                extra={"etc/default/kdump-tools": conf})
+    assert info["expected_dump"]["dump_level"] == 1
+    assert info["expected_dump"]["bytes"] > 900 << 20
+    assert info["warnings"] == []
