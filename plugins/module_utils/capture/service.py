@@ -107,6 +107,7 @@ class KexecCrash(object):
         self.host = host
         self.run = host.runner
         self.capture = Capture(host.root)
+        self.kallsyms_mark = None
 
     def fingerprint(self, kernel, initrd, cmdline, syscall, config_files):
         path = self.host.path
@@ -182,9 +183,11 @@ class KexecCrash(object):
         dropin = ARM64_DROPIN.format(unit=record.service)
         if text_at is not None:
             result["kallsyms_text"] = "0x%x" % text_at
+            # The fingerprint says the copy is used, not the address: KASLR moves it at every
+            # boot, and the load at boot sees the same fix.
+            self.kallsyms_mark = "provided"
             if current is not None:
-                # Not the address: KASLR moves it at every boot, the load at boot sees the same fix.
-                current["kallsyms_text"] = "provided"
+                current["kallsyms_text"] = self.kallsyms_mark
         actions, reasons = decide(p["state"], loaded, stored, current, initrd_exists, rebuild)
         if fix_needed and loaded and "load" not in actions and not host.isfile(dropin) \
                 and (stored is None or "kallsyms_text" not in stored):
@@ -231,6 +234,8 @@ class KexecCrash(object):
                     raise KexecError("the capture kernel is loaded but %s does not exist: the"
                                      " service loaded another initrd; set initrd" % initrd)
                 current = self.fingerprint(kernel, initrd, cmdline, syscall, config_files)
+                if self.kallsyms_mark:
+                    current["kallsyms_text"] = self.kallsyms_mark
                 host.write_json(STATE_FILE, current)
                 result["fingerprint"] = current
             elif host.exists(STATE_FILE):

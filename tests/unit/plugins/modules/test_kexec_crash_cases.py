@@ -100,3 +100,23 @@ def test_kexec_crash(tmp_path, case):
         else:
             with open(full) as handle:
                 assert handle.read().startswith(fill(start)), path
+
+
+def test_arm64_with_the_kallsyms_copy_is_idempotent(tmp_path):
+    """The second run after a load with the copy changes nothing (the record says it was used)."""
+    case = [c for c in CASES if c["name"].startswith("debian arm64 without _text loads")][0]
+    root = str(tmp_path)
+    files = dict(BASE_FILES)
+    files["/etc/os-release"] = OS_RELEASE[case["os"]]
+    files.update(case["files"])
+    for path, text in files.items():
+        write(root, fill(path), fill(text))
+    for expected in (case["commands"], []):
+        commands = Commands(root, expected, None)
+        runner = CommandRunner(commands, lambda name: os.path.join(TOOLS[name], name) if name in TOOLS else None)
+        host = Host(runner, root=root, uname=(RELEASE, "aarch64"))
+        result, error = KexecCrash(host).run_params(dict(PARAMS))
+        assert error is None, error
+        assert commands.expected == []
+    assert result["changed"] is False and result["actions"] == [], result
+    assert result["fingerprint"]["kallsyms_text"] == "provided"
