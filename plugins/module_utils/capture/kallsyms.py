@@ -137,11 +137,12 @@ def main(argv=None):
         sys.stderr.write("crashdump-kdump kallsyms: %s\n" % exc)
         return 1
     if address is None:
-        print("crashdump-kdump kallsyms: /proc/kallsyms lists _text; no copy needed")
+        sys.stdout.write("crashdump-kdump kallsyms: /proc/kallsyms lists _text; no copy needed\n")
     else:
-        print("crashdump-kdump kallsyms: %s has _text at 0x%x for kexec" % (path, address))
+        sys.stdout.write("crashdump-kdump kallsyms: %s has _text at 0x%x for kexec\n"
+                         % (path, address))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

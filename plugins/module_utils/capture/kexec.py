@@ -65,8 +65,8 @@ def arm64_dropin(python):
         "# it (%s writes it before each start).\n"
         "[Service]\n"
         "ExecStartPre=-+%s %s\n"
-        "BindReadOnlyPaths=-%s:%s\n" % (ARM64_PROGRAM, python, ARM64_PROGRAM,
-                                         kallsyms.PROVIDED, kallsyms.KALLSYMS))
+        "BindReadOnlyPaths=-%s:%s\n"
+        % (ARM64_PROGRAM, python, ARM64_PROGRAM, kallsyms.PROVIDED, kallsyms.KALLSYMS))
 
 
 def with_kallsyms(argv):
