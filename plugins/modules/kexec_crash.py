@@ -58,8 +58,13 @@ options:
       - V(loaded) loads the capture kernel when it is not loaded or what should be loaded changed.
       - V(reloaded) always loads it again (after a change the caller knows of).
       - V(unloaded) unloads it; the reservation stays until a reboot without C(crashkernel=).
+      - V(built) builds the kdump initrd when it is missing (or always, with O(rebuild=always))
+        and loads nothing - before the reboot that reserves the memory, so that
+        M(crashdump.kdump.crashkernel_info) sizes the reservation for the initrd that will be
+        loaded. It needs no reservation. A capture kernel already loaded stays loaded and keeps
+        its record, so the next V(loaded) loads the new initrd.
     type: str
-    choices: [loaded, reloaded, unloaded]
+    choices: [loaded, reloaded, unloaded, built]
     default: loaded
   method:
     description: V(service) uses the distribution's kdump tool; V(direct) runs kexec.
@@ -118,6 +123,10 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Build the kdump initrd before the first reboot, to size the reservation for it
+  crashdump.kdump.kexec_crash:
+    state: built
+
 - name: Make sure the capture kernel is loaded (rebuilding the initrd if the target changed)
   crashdump.kdump.kexec_crash:
 
@@ -229,7 +238,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.runner.command imp
 def main():
     module = checked_module(
         argument_spec=dict(
-            state=dict(type="str", default="loaded", choices=["loaded", "reloaded", "unloaded"]),
+            state=dict(type="str", default="loaded", choices=["loaded", "reloaded", "unloaded", "built"]),
             method=dict(type="str", default="service", choices=["service", "direct"]),
             family=dict(type="str", default="auto", choices=["auto"] + list(NAMES)),
             kernel=dict(type="path"),

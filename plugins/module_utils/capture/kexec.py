@@ -303,6 +303,13 @@ def decide(state, loaded, stored, current, initrd_exists, rebuild="auto"):
     reasons = []
     if state == "unloaded":
         return (["unload"], ["the capture kernel is loaded"]) if loaded else ([], [])
+    if state == "built":
+        # The initrd only (before the reboot that reserves memory): nothing is loaded.
+        if rebuild == "always":
+            return ["rebuild"], ["rebuild=always"]
+        if rebuild == "auto" and not initrd_exists:
+            return ["rebuild"], ["the kdump initrd does not exist"]
+        return [], []
     build = False
     if rebuild == "always":
         build, why = True, "rebuild=always"

@@ -155,7 +155,10 @@ class KexecCrash(object):
             notes.append(note)
         result.update(reserved=reserved, loaded=loaded, syscall=syscall)
 
-        if p["state"] != "unloaded":
+        if p["state"] == "built" and p["method"] == "direct":
+            return result, ("state=built builds the initrd with the service's tool; it is for"
+                            " method=service")
+        if p["state"] not in ("unloaded", "built"):
             if reserved == 0:
                 return result, ("no memory is reserved for a capture kernel"
                                 " (/sys/kernel/kexec_crash_size is 0): put crashkernel= on the"
@@ -179,7 +182,7 @@ class KexecCrash(object):
             text_at = kallsyms.missing_text(
                 capture.read_text(kallsyms.KALLSYMS, ""),
                 capture.read_text(kallsyms.SYSTEM_MAP.format(release=release), ""))
-        fix_needed = text_at is not None and p["state"] != "unloaded"
+        fix_needed = text_at is not None and p["state"] not in ("unloaded", "built")
         dropin = ARM64_DROPIN.format(unit=record.service)
         if text_at is not None:
             result["kallsyms_text"] = "0x%x" % text_at
@@ -226,6 +229,13 @@ class KexecCrash(object):
             self.act(p, record, actions, release, initrd, initrd_exists, kernel, cmdline, syscall,
                      reserved)
             result["loaded"] = capture.loaded()
+            if p["state"] == "built":
+                # What is loaded (if anything) keeps its record: it was loaded from the old
+                # initrd, so the next state=loaded sees the difference and loads again.
+                if not host.isfile(initrd):
+                    ran = " ".join(self.run.commands[-1]) if self.run.commands else "the build"
+                    raise KexecError("%s reported success but %s does not exist" % (ran, initrd))
+                return result, None
             if "load" in actions and not result["loaded"]:
                 raise KexecError("%s reported success but /sys/kernel/kexec_crash_loaded is still 0"
                                  % " ".join(self.run.commands[-1]))
@@ -314,10 +324,11 @@ class KexecCrash(object):
                     self.run(unload_argv(kexec, syscall), "unloading")
             elif action == "rebuild":
                 if record.rebuild_by_load:
-                    # The service's load builds a missing initrd (kdump-config's kernel hook).
+                    # The service's load builds a missing initrd (kdump-config's kernel hook);
+                    # with nothing to load (state=built), the hook builds it.
                     if initrd_exists:
                         self.host.unlink(initrd)
-                    if p["method"] == "direct":
+                    if p["method"] == "direct" or p["state"] == "built":
                         self.run(record.argv("rebuild", release), "building the kdump initrd")
                 else:
                     self.run(record.argv("rebuild", release), "rebuilding the kdump initrd")

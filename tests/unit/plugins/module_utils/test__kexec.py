@@ -162,6 +162,11 @@ FP = {"kernel": "/boot/vmlinuz", "initrd_sha256": "a", "cmdline": "c", "config_s
     ("reloaded", False, FP, FP, True, "auto", ["load"]),
     ("unloaded", True, FP, FP, True, "auto", ["unload"]),
     ("unloaded", False, FP, FP, True, "auto", []),
+    ("built", False, None, None, False, "auto", ["rebuild"]),
+    ("built", True, FP, FP, True, "auto", []),
+    ("built", True, FP, dict(FP, config_sha256={"/etc/kdump.conf": "x"}), True, "auto", []),
+    ("built", True, FP, FP, True, "always", ["rebuild"]),
+    ("built", False, None, None, False, "never", []),
 ])
 def test_decide(state, loaded, stored, current, initrd, rebuild, actions):
     got, reasons = decide(state, loaded, stored, current, initrd, rebuild)
