@@ -24,7 +24,15 @@ description:
     a flattened file without its end marker, a header that disagrees with VMCOREINFO, another kernel
     than O(kernel).
   - Also reads the kernel log saved beside the dump (C(dmesg.*), C(vmcore-dmesg.txt)) and returns
-    its last lines.
+    its last lines. Without such a file (and with O(read_log=auto)) it reads the log from the dump
+    itself, as C(makedumpfile --dump-dmesg) prints it - the printk ring buffer of Linux 5.10 and later,
+    the C(log_buf) of Linux 3.5 to 5.9, found through VMCOREINFO - from kdump-compressed (zlib or
+    uncompressed pages; lzo, snappy and zstd where their Python modules are installed), flattened and
+    ELF dumps of x86_64 and aarch64 kernels. RV(dumps[].dmesg_source) says where the log came from,
+    RV(dumps[].dmesg_error) why it could not be read from the dump.
+  - Returns a crash signature from the log (RV(dumps[].signature)) - the report that crashed the
+    kernel and the first frames of its call trace, without addresses, offsets, build ids, CPU, PID,
+    taint or timestamps - so that the same bug on two hosts gives the same hash.
   - Corrupt or truncated input gives V(valid=false) and a reason, never a traceback.
 author:
   - crashdump.kdump contributors (!UNKNOWN)
@@ -56,6 +64,13 @@ options:
     description: Check that the data of the last page is in the file (reads the page bitmap; a few MiB for a large host).
     type: bool
     default: true
+  read_log:
+    description:
+      - V(auto) reads the kernel log from the dump when no log was saved beside it (at most 64 MiB of
+        the ring and the pages it is in, plus the page bitmap up to them); V(never) does not.
+    type: str
+    choices: [auto, never]
+    default: auto
 seealso:
   - module: crashdump.kdump.kdump_info
 """
@@ -157,29 +172,86 @@ dumps:
     dmesg:
       description: The kernel log saved beside the dump, or null.
       type: str
+    dmesg_source:
+      description:
+        - Where the kernel log of RV(dumps[].dmesg_tail) comes from - V(file) (RV(dumps[].dmesg)),
+          V(dump) (read from the dump), or null when there is none.
+      type: str
+    dmesg_error:
+      description: Why the kernel log could not be read from the dump (when no log is beside it), or null.
+      type: str
+    dmesg_records:
+      description: The number of records of the kernel log read from the dump (null for a log file).
+      type: int
     dmesg_tail:
-      description: Its last lines.
+      description: The last O(dmesg_lines) lines of the kernel log (from the dump, as C(makedumpfile --dump-dmesg) prints them).
       type: list
       elements: str
     dmesg_sysrq:
-      description: Whether the saved kernel log records a sysrq-c crash (null without a log).
+      description: Whether the kernel log records a sysrq-c crash (null without a log).
       type: bool
     dmesg_panic:
-      description: The last "Kernel panic - not syncing" line of the saved kernel log, or null.
+      description: The last "Kernel panic - not syncing" line of the kernel log, or null.
       type: str
+    signature:
+      description: The crash's signature from the kernel log, or null when it records no crash (or there is no log).
+      type: dict
+      contains:
+        hash:
+          description: 16 hexadecimal digits of the SHA-256 of the title and the frames - the same for the same bug.
+          type: str
+        title:
+          description: The normalised first line of the report that crashed the kernel, with the function it names.
+          type: str
+          sample: "BUG: kernel NULL pointer dereference, address: X in nullb_probe [nullb]"
+        frames:
+          description: The crashing function and the first frames of its call trace, normalised.
+          type: list
+          elements: str
+        test:
+          description: Whether the crash was a test crash asked for with sysrq-c.
+          type: bool
+        line:
+          description: The report's first line as logged (without its timestamp).
+          type: str
 """
 
 import os
 
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
+from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.dmesg import dump_log
 from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader import (
-    crash_lines,
     dmesg_beside,
     find_dumps,
     inspect,
-    tail,
+    log_lines,
 )
+from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.signature import crash_signature, scan
+
+
+def kernel_log(path, info, count, read_log):
+    """The dmesg_* keys and the signature of one dump: from the log beside it, else (with
+    ``read_log=auto``, for a dump whose format is known) from the dump itself."""
+    out = {"dmesg": dmesg_beside(path), "dmesg_source": None, "dmesg_error": None,
+           "dmesg_records": None, "dmesg_tail": None, "dmesg_sysrq": None, "dmesg_panic": None,
+           "signature": None}
+    lines = None
+    if out["dmesg"]:
+        lines = log_lines(out["dmesg"])
+        out["dmesg_source"] = "file" if lines is not None else None
+    elif read_log == "auto" and info.get("format") in ("kdump", "elf"):
+        log = dump_log(path)
+        out["dmesg_error"] = log["error"]
+        if log["error"] is None:
+            lines = log["lines"]
+            out["dmesg_source"] = "dump"
+            out["dmesg_records"] = log["records"]
+    if lines is not None:
+        out["dmesg_tail"] = lines[-count:] if count > 0 else []
+        out["dmesg_sysrq"], out["dmesg_panic"] = scan(lines)
+        out["signature"] = crash_signature(lines)
+    return out
 
 
 def main():
@@ -191,6 +263,7 @@ def main():
             allow_missing=dict(type="bool", default=False),
             dmesg_lines=dict(type="int", default=20),
             check_pages=dict(type="bool", default=True),
+            read_log=dict(type="str", default="auto", choices=["auto", "never"]),
         ),
         supports_check_mode=True,
     )
@@ -211,9 +284,7 @@ def main():
             continue
         info = inspect(path, expected_kernel=p["kernel"], check_pages=p["check_pages"])
         info["mtime"] = mtime
-        info["dmesg"] = dmesg_beside(path)
-        info["dmesg_tail"] = tail(info["dmesg"], p["dmesg_lines"]) if info["dmesg"] else None
-        info["dmesg_sysrq"], info["dmesg_panic"] = crash_lines(info["dmesg"]) if info["dmesg"] else (None, None)
+        info.update(kernel_log(path, info, p["dmesg_lines"], p["read_log"]))
         dumps.append(info)
     dumps.sort(key=lambda item: item["mtime"], reverse=True)
     newest = dumps[0] if dumps else None

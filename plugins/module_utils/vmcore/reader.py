@@ -29,6 +29,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import bisect
+import collections
 import os
 import re
 import struct
@@ -123,6 +125,36 @@ class FlatSource(object):
         self.size = max([offset + size for offset, size, _pos in self.records] or [0])
         # What the file really holds of the dump: a record may claim a far offset, not more data.
         self.data_bytes = sum(size for _offset, size, _pos in self.records)
+        self._index = None
+
+    def _build_index(self):
+        """Records sorted by their start, with the largest end so far: a read finds the
+        records it overlaps by bisection instead of walking all of them (a flattened dump
+        holds thousands; reading its kernel log reads hundreds of small pieces)."""
+        order = sorted(range(len(self.records)), key=lambda i: (self.records[i][0], i))
+        starts = [self.records[i][0] for i in order]
+        reach = []
+        furthest = 0
+        for i in order:
+            furthest = max(furthest, self.records[i][0] + self.records[i][1])
+            reach.append(furthest)
+        self._index = (order, starts, reach)
+
+    def _overlapping(self, offset, length):
+        """The indexes of the records overlapping ``offset``..``offset+length``, in file order
+        (a later record wins where two overlap, as ``makedumpfile -R`` writes them)."""
+        if self._index is None:
+            self._build_index()
+        order, starts, reach = self._index
+        found = []
+        position = bisect.bisect_left(starts, offset + length) - 1
+        while position >= 0 and reach[position] > offset:
+            index = order[position]
+            start, size, _pos = self.records[index]
+            if start + size > offset:
+                found.append(index)
+            position -= 1
+        return sorted(found)
 
     def restricted(self, offset, length):
         """The same source with only the records that overlap ``offset``..``offset+length``
@@ -131,6 +163,7 @@ class FlatSource(object):
         view.handle, view.size, view.ended, view.truncated = self.handle, self.size, self.ended, self.truncated
         view.data_bytes = self.data_bytes
         view.records = [r for r in self.records if r[0] < offset + length and r[0] + r[1] > offset]
+        view._index = None
         return view
 
     def read_at(self, offset, length):
@@ -138,14 +171,25 @@ class FlatSource(object):
             raise DumpError("truncated: bytes %d-%d of the dump are not in the flattened file,"
                             " whose records end at %d" % (offset, offset + length, self.size))
         out = bytearray(length)
-        for start, size, position in self.records:
+        for index in self._overlapping(offset, length):
+            start, size, position = self.records[index]
             end = start + size
-            if end <= offset or start >= offset + length:
-                continue
             lo, hi = max(start, offset), min(end, offset + length)
             self.handle.seek(position + lo - start)
             out[lo - offset:hi - offset] = self.handle.read(hi - lo)
         return bytes(out)
+
+
+def dump_source(handle, size):
+    """``(source, head)``: the dump in an open file read as itself (a plain file) or through
+    the records of its flattened form, and its first 4096 bytes (what is there of them)."""
+    handle.seek(0)
+    head = handle.read(FLAT_HEADER_SIZE)
+    if head[:len(FLAT_SIGNATURE)] == FLAT_SIGNATURE:
+        source = FlatSource(handle, size)
+        head = source.read_at(0, FLAT_HEADER_SIZE) if source.records else b""
+        return source, head
+    return PlainSource(handle, size), head
 
 
 def parse_disk_dump_header(data):
@@ -297,15 +341,11 @@ def inspect(path, expected_kernel=None, check_pages=True):
     try:
         with open_regular(path) as handle:
             out["size"] = size = os.fstat(handle.fileno()).st_size
-            head = handle.read(FLAT_HEADER_SIZE)
-            if head[:len(FLAT_SIGNATURE)] == FLAT_SIGNATURE:
+            source, head = dump_source(handle, size)
+            if isinstance(source, FlatSource):
                 out["flattened"] = True
-                source = FlatSource(handle, size)
                 if source.truncated:
                     reasons.append(source.truncated)
-                head = source.read_at(0, FLAT_HEADER_SIZE) if source.records else b""
-            else:
-                source = PlainSource(handle, size)
             if head[:8] in KDUMP_SIGNATURES:
                 header = parse_disk_dump_header(head)
                 if header is None:
@@ -379,6 +419,24 @@ def crash_lines(path):
     except (IOError, OSError):
         return False, None
     return sysrq, panic
+
+
+def log_lines(path, keep=20000):
+    """The last ``keep`` lines of a saved kernel log (of its last LOG_LIMIT bytes, each line
+    cut at LINE_LIMIT bytes), or None when it cannot be read."""
+    kept = collections.deque(maxlen=keep)
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > LOG_LIMIT:
+                handle.seek(size - LOG_LIMIT - 1)
+                if handle.read(1) != b"\n":
+                    for _skipped in _bounded_lines(handle, limit=LINE_LIMIT * 16):
+                        break
+            kept.extend(_bounded_lines(handle))
+    except (IOError, OSError):
+        return None
+    return list(kept)
 
 
 def _bounded_lines(handle, limit=LOG_LIMIT, line_limit=LINE_LIMIT):
