@@ -104,6 +104,14 @@ def test_a_dynamic_ring_at_the_kaslr_direct_map_through_the_page_tables(tmp_path
     assert dmesg.format_log(dmesg.read_log(path)["records"]) == EXPECTED
 
 
+def test_an_aarch64_dynamic_ring_in_the_linear_map(tmp_path):
+    kernel, _ring = build.dynamic_ring_kernel(MESSAGES, machine="aarch64")
+    assert kernel.linear(kernel.phys_offset) == 0xffff000000000000
+    path = _write(tmp_path, build.elf(kernel, kernel.vmcoreinfo(symbols=kernel.symbols)))
+    assert dmesg.format_log(dmesg.read_log(path)["records"], signed_char=False) == \
+        EXPECTED.replace("\\xffffffe9", "\\xe9")
+
+
 def test_phys_base_from_the_sub_header_when_vmcoreinfo_lacks_it(tmp_path):
     kernel, _ring = build.static_ring_kernel(MESSAGES)
     info = kernel.vmcoreinfo(symbols=kernel.symbols, drop=("NUMBER(phys_base)",))
@@ -218,6 +226,14 @@ def test_log_buf_records_that_never_reach_the_end_are_a_cycle(tmp_path):
     with pytest.raises(DumpError, match="record at .* claims 0 bytes|form a cycle"):
         dmesg.read_log(path)
     assert time.time() - start < 5
+
+
+def test_a_log_buf_record_shorter_than_its_header_is_refused(tmp_path):
+    kernel = build.log_buf_kernel([("a", 1, "T1"), ("b", 2, "T1"), ("c", 3, "T1")], buf_len=4096)
+    kernel.write_virt(kernel.log_buf + 32 + 8, struct.pack("<H", 8))
+    info = kernel.vmcoreinfo(printk=build.LOG_BUF_VMCOREINFO_5_4, symbols=kernel.symbols)
+    with pytest.raises(DumpError, match="the log record at 32 claims 8 bytes"):
+        dmesg.read_log(_write(tmp_path, build.kdump(kernel, info)))
 
 
 def test_log_buf_records_in_a_loop_are_a_cycle(tmp_path):
@@ -337,12 +353,13 @@ def test_dump_log_for_the_module(tmp_path):
 
 # --- real lab dumps, compared with makedumpfile --dump-dmesg --------------------------------
 
-REAL = sorted(path for path in glob.glob("/tmp/dumps/**/*", recursive=True)
+LAB_DUMPS = os.environ.get("VMCORE_LAB_DUMPS", "/tmp/dumps")
+REAL = sorted(path for path in glob.glob(os.path.join(LAB_DUMPS, "**", "*"), recursive=True)
               if os.path.basename(path).startswith(("dump.", "vmcore")) and not path.endswith(".txt")
               and os.path.isfile(path))
 
 
-@pytest.mark.skipif(not REAL, reason="no lab dumps in /tmp/dumps")
+@pytest.mark.skipif(not REAL, reason="no lab dumps (dump.* or vmcore* with *.dump-dmesg.txt) in %s" % LAB_DUMPS)
 @pytest.mark.parametrize("path", REAL or ["none"])
 def test_real_dumps_match_makedumpfile(path):
     expected = sorted(glob.glob(path + "*.dump-dmesg.txt")) or sorted(

@@ -268,13 +268,17 @@ def static_ring_kernel(messages, machine="x86_64", ring=None, **kernel_args):
 
 
 def dynamic_ring_kernel(messages, huge=False, **kernel_args):
-    """x86_64 with log_buf_len=: the ring's arrays in memblock memory, at the direct map."""
+    """log_buf_len=: the ring's arrays in memblock memory, at the direct (x86_64, through
+    page tables) or linear (aarch64) map."""
     kernel = Kernel(**kernel_args)
     ring = Ring()
     for message in messages:
         ring.add(*message)
-    phys = 0x6e00000
-    kernel.map_direct(phys, 1 << 21, huge=huge)
+    if kernel.machine == "x86_64":
+        phys = 0x6e00000
+        kernel.map_direct(phys, 1 << 21, huge=huge)
+    else:
+        phys = kernel.phys_offset + 0x6e00000
     prb_var = kernel.image(0x168e6f8)
     ring.place(kernel, prb_var, kernel.image(0x168e700), kernel.linear(phys),
                kernel.linear(phys + 0x10000), kernel.linear(phys + 0x20000))
