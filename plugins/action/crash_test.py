@@ -24,6 +24,9 @@ from ansible.utils.display import Display
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.types import REGISTRY, nfs_join
 
 LOCAL_DEFAULT = REGISTRY["local"].default_path
+# What the proof record keeps of a passed crash test (crashdump.kdump.kdump_proof's proven).
+PROVEN = ("kernel", "dump_host", "dump_path", "format", "size", "compression", "dump_level",
+          "crash_time", "timings", "triggered_at")
 
 display = Display()
 
@@ -59,7 +62,7 @@ class ActionModule(ActionBase):
         args = self._task.args
         host = task_vars.get("inventory_hostname")
         result.update(passed=False, dump_path=None, dump_host=None, format=None, size=None,
-                      kernel=None, timings={}, failed_step=None)
+                      kernel=None, timings={}, failed_step=None, proof=None)
         if self._task.check_mode:
             result.update(skipped=True, msg="check mode: %s is not crashed" % host)
             return result
@@ -195,8 +198,26 @@ class ActionModule(ActionBase):
         result["msg"] = "%s crashed and came back in %.0f s; %s (%s, %d bytes) is a valid dump of %s" % (
             host, result["timings"]["trigger_to_back"], dump["path"], result["format"], dump["size"],
             kernel)
+        result["proof"] = self._record_proof(info.get("proof_basis"), result, task_vars)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _record_proof(self, basis, result, task_vars):
+        """Leave the proof record on the host (kdump_proof, with what kdump_info said before the
+        crash); its path, or None and a warning - the dump is proven either way."""
+        proven = dict((key, result.get(key)) for key in PROVEN)
+        try:
+            out = self._execute_module(module_name="crashdump.kdump.kdump_proof",
+                                       module_args={"proven": proven, "basis": basis or {}},
+                                       task_vars=task_vars)
+        except AnsibleError as exc:
+            out = {"failed": True, "msg": to_text(exc)}
+        if out.get("failed"):
+            result.setdefault("warnings", []).append(
+                "the dump is proven, but the proof record was not written on the host: %s"
+                % (out.get("msg") or out))
+            return None
+        return out.get("path")
 
     def _the_new_dump(self, new, dump_path, dump_host, host, task_vars):
         """The one complete dump of this crash. The kdump tools write one directory per crash;

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.proof import target_text
 from ansible_collections.crashdump.kdump.plugins.module_utils.target.preflight import human
 from ansible_collections.crashdump.kdump.plugins.plugin_utils._filters import guarded
 
@@ -43,22 +44,37 @@ def jmespath_query(data, expression):
         raise AnsibleFilterError("crashdump.kdump.jmespath: %r is not a valid query: %s" % (expression, exc))
 
 
-def describe_target(target):
-    """``{type: ssh, ssh: kdump@dumps, path: /srv/kdump}`` -> ``ssh kdump@dumps:/srv/kdump``."""
-    if not target:
-        return "-"
-    kind = target.get("type") or "local"
-    if kind == "ssh":
-        port = target.get("ssh_port")
-        return "ssh %s%s:%s" % (target.get("ssh"), " port %s" % port if port and port != 22 else "",
-                                target.get("path") or "")
-    if kind == "nfs":
-        return "nfs %s" % target.get("nfs")
-    if kind == "raw":
-        return "raw %s" % target.get("device")
-    if kind == "fs":
-        return "%s %s:%s" % (target.get("fstype") or "fs", target.get("device"), target.get("path") or "/")
-    return "local %s" % target.get("path")
+# ``{type: ssh, ssh: kdump@dumps, path: /srv/kdump}`` -> ``ssh kdump@dumps:/srv/kdump`` (the
+# same words the proof record keeps).
+describe_target = target_text
+
+
+def age_text(seconds):
+    """``93784`` -> ``1 d 2 h``: a proof's age for people."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return "%d d %d h" % (days, hours)
+    if hours:
+        return "%d h %d min" % (hours, minutes)
+    return "%d min" % minutes
+
+
+def proof_row(info):
+    """The proof of a kdump_info answer for the report: when, how old, of which kernel,
+    whether it still holds and why not; None when the host has none."""
+    record = info.get("proof")
+    if not isinstance(record, Mapping):
+        return None
+    reasons = list(info.get("proof_stale_reasons") or [])
+    age = _bytes(record.get("age_seconds"))
+    dump = record.get("dump") or {}
+    return {"proven_at": record.get("proven_at_iso"), "age_seconds": age, "age_human": age_text(age),
+            "kernel": record.get("kernel_release"), "stale": bool(info.get("proof_stale")) or bool(reasons),
+            "stale_reasons": reasons, "dump_path": dump.get("path"), "dump_size": _bytes(dump.get("size")),
+            "on_running_kernel": record.get("kernel_release") == info.get("kernel_release")}
 
 
 def _bytes(value):
@@ -129,6 +145,7 @@ def kdump_report_row(entry):
         "target_type": (info.get("target") or {}).get("type"),
         "dump": dump,
         "crash_test": crash,
+        "proof": None if unreachable else proof_row(info),
         "ready": bool(info.get("ready")) and not unreachable,
         "reasons": reasons,
     }

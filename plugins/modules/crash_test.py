@@ -26,8 +26,14 @@ description:
     crash.
   - RV(passed) is true only then. A failure names the step that failed (RV(failed_step)) and where
     the evidence is.
+  - After a passed test it leaves the proof record on the host (M(crashdump.kdump.kdump_proof),
+    C(/var/lib/crashdump-kdump/proof.json), root-only) - what was proven - the kernel, the capture kernel
+    and initrd and the configuration with their SHA-256 and the tools' versions as they were before the
+    crash, the reservation, the target, the dump and the timings. M(crashdump.kdump.kdump_info) reads it
+    back and says whether it still holds. A record that cannot be written is a warning, not a failure.
   - This is an action plugin; it runs M(crashdump.kdump.kdump_info), M(crashdump.kdump.vmcore_info),
-    C(ansible.builtin.slurp) and C(ansible.builtin.command) on the host (and M(crashdump.kdump.vmcore_info)
+    C(ansible.builtin.slurp), C(ansible.builtin.command) and M(crashdump.kdump.kdump_proof) on the host
+    (and M(crashdump.kdump.vmcore_info)
     on O(dump_host) through a connection of its own).
 author:
   - crashdump.kdump contributors (!UNKNOWN)
@@ -87,6 +93,7 @@ notes:
     failure messages.
 seealso:
   - module: crashdump.kdump.kdump_info
+  - module: crashdump.kdump.kdump_proof
   - module: crashdump.kdump.vmcore_info
 """
 
@@ -178,6 +185,11 @@ record:
   description: What was recorded before the crash (boot id, number of dumps, host time, boot timeout).
   returned: when the host was crashed
   type: dict
+proof:
+  description: The proof record written on the host after a passed test, or null (not passed, or not written - a warning says why).
+  returned: always
+  type: str
+  sample: /var/lib/crashdump-kdump/proof.json
 target:
   description: The dump target as M(crashdump.kdump.kdump_info) read it.
   returned: when the host was checked

@@ -23,6 +23,12 @@ description:
   - Run as root with makedumpfile installed, it measures how big a dump would be with
     C(makedumpfile --mem-usage /proc/kcore) (a few seconds) and warns when makedumpfile cannot find the
     running kernel's free pages (RV(expected_dump), RV(warnings)).
+  - Reads the proof record a passed M(crashdump.kdump.crash_test) left on the host
+    (C(/var/lib/crashdump-kdump/proof.json), root-only) and says whether it still proves the host as
+    it is now (RV(proof), RV(proof_stale), RV(proof_stale_reasons)) - same running kernel, same capture
+    kernel and initrd (SHA-256), same configuration files, same tool versions, same reservation and
+    target. Whether the target is reachable now is not checked (M(crashdump.kdump.kdump_target)'s
+    pre-flight does that), so it is no reason here.
 author:
   - crashdump.kdump contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -296,6 +302,69 @@ warnings:
   returned: when there are any
   type: list
   elements: str
+proof:
+  description:
+    - The proof record of the last passed crash test on this host, with its age, or V(null) when there is
+      none (or it cannot be read - RV(notes) says why).
+  returned: always
+  type: dict
+  contains:
+    proven_at:
+      description: When the crash test passed (seconds since the epoch, the host's clock).
+      type: int
+    proven_at_iso:
+      description: The same in ISO 8601, UTC.
+      type: str
+      sample: "2026-12-03T10:15:00Z"
+    age_seconds:
+      description: Seconds since then.
+      type: int
+    kernel_release:
+      description: The kernel that crashed.
+      type: str
+    family:
+      description: The kdump implementation.
+      type: str
+    capture:
+      description: The capture kernel and initrd (real paths) and their SHA-256.
+      type: dict
+    config_sha256:
+      description: The SHA-256 of each kdump configuration file of the family (null for a missing one).
+      type: dict
+    versions:
+      description: The versions of the kdump tool, makedumpfile and kexec-tools (null when not installed).
+      type: dict
+    reservation:
+      description: C(reserved_bytes) (C(/sys/kernel/kexec_crash_size)) and C(crashkernel) (the command line's words).
+      type: dict
+    target:
+      description: The dump target in words.
+      type: str
+    dump:
+      description: The dump that proved it (host, path, format, size, compression, level, crash time).
+      type: dict
+    timings:
+      description: The crash test's timings (seconds from the trigger).
+      type: dict
+    triggered_at:
+      description: When the crash was triggered (the controller's clock).
+      type: int
+proof_stale:
+  description: Whether anything the proof depends on changed since; V(null) when there is no proof.
+  returned: always
+  type: bool
+proof_stale_reasons:
+  description: What changed, in plain words (tool versions as C(from -> to)); empty when the proof holds.
+  returned: always
+  type: list
+  elements: str
+  sample: ["the running kernel is 6.1.0-51-amd64; the proof is of 6.1.0-50-amd64", "makedumpfile changed: 1:1.7.2-1 -> 1:1.7.6-1"]
+proof_basis:
+  description:
+    - What a crash test now would prove (the same fields as RV(proof) has before the test's own) - what
+      M(crashdump.kdump.crash_test) records before it crashes the host.
+  returned: always
+  type: dict
 notes:
   description: What could not be read, and why.
   returned: always
@@ -306,6 +375,7 @@ notes:
 
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.module import checked_module
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.status import gather
+from ansible_collections.crashdump.kdump.plugins.module_utils.capture.proof import report
 from ansible_collections.crashdump.kdump.plugins.module_utils.family.records import NAMES
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
@@ -328,6 +398,7 @@ def main():
     info = gather("/", run=run, which=module.get_bin_path,
                   family=None if p["family"] == "auto" else p["family"], policy=p["policy"],
                   dumps=p["dumps"])
+    info.update(report(info, "/", run=run, which=module.get_bin_path))
     # Ansible's own warnings (passing them to exit_json is deprecated).
     for warning in info.pop("warnings"):
         module.warn(warning)

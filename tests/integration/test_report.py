@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from ansible_run import COLLECTION
+from ansible_run import COLLECTION, play
 
 _SPEC = importlib.util.spec_from_file_location(
     "lab_browser", os.path.join(COLLECTION, "tests", "lab", "browser.py"))
@@ -44,8 +44,33 @@ def verify_rows():
     return [passed, failed]
 
 
+PROOF = "/var/lib/crashdump-kdump/proof.json"
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def proven(tmp_path_factory):
+    """A proof record on this machine, as a passed crash test leaves one (kdump_proof with the
+    basis kdump_info gives); removed afterwards. None when the machine has one of its own."""
+    if os.path.exists(PROOF) or os.geteuid() != 0:
+        yield None
+        return
+    made = not os.path.exists(os.path.dirname(PROOF))
+    tmp_path = tmp_path_factory.mktemp("proof")
+    rc, results = play(tmp_path, [
+        {"crashdump.kdump.kdump_info": {"dumps": 0}, "register": "info"},
+        {"crashdump.kdump.kdump_proof": {
+            "basis": "{{ info.proof_basis }}",
+            "proven": {"kernel": "{{ info.kernel_release }}", "dump_path": "/var/crash/202612031200/dump.202612031200",
+                       "format": "kdump", "size": 46011556, "timings": {"trigger_to_back": 61.2}}}}])
+    assert rc == 0, results
+    yield results[1]["record"]
+    os.unlink(PROOF)
+    if made:
+        os.rmdir(os.path.dirname(PROOF))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, proven):
     tmp_path = tmp_path_factory.mktemp("report")
     verify = tmp_path / "verify.json"
     verify.write_text(json.dumps(verify_rows()))
@@ -57,7 +82,7 @@ def report(tmp_path_factory):
                          universal_newlines=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
                          check=False)
     assert out.returncode == 0, out.stdout
-    return {"dir": out_dir, "stdout": out.stdout,
+    return {"dir": out_dir, "stdout": out.stdout, "proven": proven,
             "json": json.loads((out_dir / "report.json").read_text())}
 
 
@@ -81,6 +106,22 @@ def test_the_json_report(report):
     assert gone["reachable"] is False and gone["ready"] is False
     assert "port 1" in gone["reasons"][0]
     assert "0 of 2 hosts ready, 1 of 2 crash tests passed" in " ".join(report["stdout"].split())
+    assert gone["proof"] is None
+
+
+def test_the_proof_in_the_json_report(report):
+    if report["proven"] is None:
+        pytest.skip("this machine has a proof record of its own (or the tests do not run as root)")
+    data = report["json"]
+    local = dict((row["host"], row) for row in data["hosts"])["localhost"]
+    assert local["proof"]["stale"] is False and local["proof"]["stale_reasons"] == []
+    assert local["proof"]["kernel"] == os.uname()[2] and local["proof"]["on_running_kernel"] is True
+    assert local["proof"]["proven_at"] == report["proven"]["proven_at_iso"]
+    assert local["proof"]["dump_size"] == 46011556
+    assert 0 <= local["proof"]["age_seconds"] < 600
+    assert data["summary"]["proven"] == 1 and data["summary"]["proof_stale"] == []
+    assert data["summary"]["unproven"] == []
+    assert "1 proven on their running kernel" in " ".join(report["stdout"].split())
 
 
 def browser():
@@ -107,6 +148,11 @@ def test_the_page_in_a_browser(report):
     assert gone["ready"] == "no" and gone["crash-test"] == "failed"
     assert cells.summary["crash-tests"].startswith("1 / 2")
     assert cells.summary["ready"].split(" hosts")[0].endswith("/ 2")
+    assert gone["proof"] == "none"
+    if report["proven"] is not None:
+        assert cells.summary["proven"] == "1 / 2 hosts proven on their running kernel"
+        assert local["proof"].startswith("holds, ") and local["proof"].endswith(" min old")
+        assert "proven at %s" % report["proven"]["proven_at_iso"] in dom
     # A failure message is text, never markup: no script ran and none was added.
     assert "script" not in cells.tags
     assert "owned" not in dom.split("<title>")[1].split("</title>")[0]
