@@ -42,6 +42,7 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.target.plan import
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture import kallsyms
 from ansible_collections.crashdump.kdump.plugins.module_utils.capture.kexec import (
     ARM64_DROPIN,
+    STATE_FILE,
     Capture,
     KexecError,
 )
@@ -188,6 +189,13 @@ def gather(root="/", run=None, which=None, family=None, policy="distro", release
     res = reservation(cmdline, reader.read_text("proc/iomem"), reserved, system_ram, arch, release)
     stored = capture.stored() or {}
     default_kernel, default_initrd = capture.defaults(family, release)
+    if stored.get("kernel") and stored["kernel"] != default_kernel and release not in stored["kernel"]:
+        # Recorded by a load under another kernel (before a kernel update and reboot): the
+        # service loaded this kernel's own files at boot.
+        notes.append("the kexec_crash record (%s) is of kernel %s, not the running %s; the capture"
+                     " kernel of this boot is the service's %s" % (
+                         STATE_FILE, stored["kernel"], release, default_kernel))
+        stored = {}
     initrd = stored.get("initrd") or default_initrd
     secure_boot, lockdown = capture.secure()
     capture_info = {

@@ -386,3 +386,21 @@ def test_the_dump_level_comes_from_the_configured_target(tmp_path):
     assert info["expected_dump"]["dump_level"] == 1
     assert info["expected_dump"]["bytes"] > 900 << 20
     assert info["warnings"] == []
+
+
+def test_a_load_record_of_another_kernel_is_not_this_boots_capture_kernel(tmp_path):
+    # After a kernel update and reboot, kexec_crash's record still names the old kernel's
+    # files; the service loaded the running kernel's at boot.
+    old = ('{"kernel": "/boot/vmlinuz-6.1.0-49-amd64", "initrd": "/var/lib/kdump/initrd.img-6.1.0-49-amd64",'
+           ' "cmdline": "c", "syscall": "file"}')
+    info, _fake = info_for(tmp_path, "debian12",
+                           extra={"var/lib/crashdump-kdump/kexec_crash.json": old})
+    assert info["capture"]["kernel"] == "/boot/vmlinuz-6.1.0-50-amd64"
+    assert info["capture"]["initrd"] == "/var/lib/kdump/initrd.img-6.1.0-50-amd64"
+    assert info["capture"]["recorded"] is False
+    assert any("of kernel /boot/vmlinuz-6.1.0-49-amd64, not the running 6.1.0-50-amd64" in n
+               for n in info["notes"])
+    same = old.replace("6.1.0-49", "6.1.0-50")
+    info, _fake = info_for(tmp_path / "same", "debian12",
+                           extra={"var/lib/crashdump-kdump/kexec_crash.json": same})
+    assert info["capture"]["recorded"] is True and info["capture"]["cmdline"] == "c"
