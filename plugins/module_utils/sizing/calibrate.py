@@ -128,7 +128,9 @@ def probe(size, load=None, info=None, crash=None, seconds=None):
            "dump_path": crash.get("dump_path"), "dump_size": crash.get("size")}
     if not info.get("ready"):
         reasons = list(info.get("reasons") or [])
-        if load.get("failed") and load.get("msg"):
+        # The playbook registers the load with failed_when: false, so a failed load shows as
+        # a message without "loaded".
+        if load.get("msg") and not load.get("loaded"):
             reasons.insert(0, "kexec_crash: %s" % load["msg"])
         row["reason"] = "the capture kernel does not load: %s" % ("; ".join(reasons) or "not ready")
         row["failed_step"] = "load"
@@ -272,6 +274,9 @@ def report(outcomes, margin_percent, step, date):
     """The whole report from each host's outcome (as the playbook records it: host, plan,
     probes, the crashkernel_info host, previous, restored, error):
     ``{json: the report, markdown: calibrate.md, group_vars: {file name: text}}``."""
+    # Extra vars arrive as strings (-e calibrate_step=16).
+    margin_percent = _int(margin_percent, "calibrate_margin_percent", 0)
+    step = _int(step, "calibrate_step", 1)
     hosts = []
     settings = None
     for outcome in outcomes:

@@ -32,6 +32,14 @@ def test_probe_and_report():
     assert out["json"]["hosts"][0]["status"] == "incomplete"
 
 
+def test_report_takes_extra_vars_as_strings():
+    probes = [{"mib": 192, "passed": True}, {"mib": 64, "passed": True}]
+    out = F["calibrate_report"]([{"host": "a", "plan": {"low": "64", "high": "192", "step": "16"}, "probes": probes,
+                                  "facts": {"cpus": 2}}], "15", "16", "today")
+    (text,) = out["group_vars"].values()
+    assert "plus 15 % margin, rounded up to 16 MiB" in text and 'kdump_crashkernel: "80M"' in text
+
+
 @pytest.mark.parametrize("name, args, message", [
     ("calibrate_plan", (64, 64, 16), "calibrate_plan: calibrate_high \\(64 MiB\\) must be above"),
     ("calibrate_next", ("x", 64, 192, 16), "calibrate_next: expects the list of probes"),
