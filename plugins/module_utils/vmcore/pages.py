@@ -54,7 +54,6 @@ from collections import OrderedDict
 from ansible_collections.crashdump.kdump.plugins.module_utils.common.files import open_regular
 from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader import (
     ELF_MAGIC,
-    ELF_TABLE_LIMIT,
     KDUMP_SIGNATURES,
     PAGE_DESC_SIZE,
     PT_LOAD,
@@ -63,8 +62,10 @@ from ansible_collections.crashdump.kdump.plugins.module_utils.vmcore.reader impo
     DumpError,
     FlatSource,
     dump_source,
+    elf_program_headers,
     parse_disk_dump_header,
     parse_vmcoreinfo,
+    vmcoreinfo_from_notes,
 )
 
 try:  # python-lzo
@@ -521,22 +522,7 @@ def _open_kdump(dump, source, head):
 
 
 def _open_elf(dump, handle, size):
-    handle.seek(0)
-    ident = handle.read(64)
-    if len(ident) < 64 or ident[4] != 2 or ident[5] != 1:
-        raise DumpError("only 64-bit little-endian ELF cores are read")
-    e_type, e_machine = struct.unpack_from("<HH", ident, 16)
-    if e_type != 4:
-        raise DumpError("an ELF file of type %d, not a core (4)" % e_type)
-    phoff, = struct.unpack_from("<Q", ident, 32)
-    phentsize, phnum = struct.unpack_from("<HH", ident, 54)
-    if phentsize < 56 or phnum == 0 or phoff + phentsize * phnum > size:
-        raise DumpError("the ELF program headers are corrupt or truncated")
-    if phentsize * phnum > ELF_TABLE_LIMIT:
-        raise DumpError("the ELF program header table claims %d bytes, more than the %d this"
-                        " reader takes" % (phentsize * phnum, ELF_TABLE_LIMIT))
-    handle.seek(phoff)
-    table = handle.read(phentsize * phnum)
+    e_machine, phentsize, phnum, table = elf_program_headers(handle, size)
     segments = []
     kernel_paddr = None
     for index in range(phnum):
@@ -548,7 +534,7 @@ def _open_elf(dump, handle, size):
                 kernel_paddr = p_paddr - (p_vaddr - START_KERNEL_MAP)
         elif p_type == PT_NOTE and p_offset + p_filesz <= size and p_filesz < VMCOREINFO_LIMIT * 16:
             handle.seek(p_offset)
-            dump.vmcoreinfo.update(_notes_vmcoreinfo(handle.read(p_filesz)))
+            dump.vmcoreinfo.update(vmcoreinfo_from_notes(handle.read(p_filesz)))
     if not segments:
         raise DumpError("the ELF core has no memory segments (PT_LOAD)")
     if not dump.vmcoreinfo:
@@ -560,20 +546,6 @@ def _open_elf(dump, handle, size):
     if page_size <= 0 or page_size & (page_size - 1) or page_size > (1 << 16):
         raise DumpError("VMCOREINFO PAGESIZE=%s is not a page size" % page_size)
     dump.pages = ElfPages(handle, size, segments, page_size)
-
-
-def _notes_vmcoreinfo(data):
-    position = 0
-    while position + 12 <= len(data):
-        namesz, descsz, _type = struct.unpack_from("<III", data, position)
-        name_start = position + 12
-        desc_start = name_start + ((namesz + 3) & ~3)
-        if data[name_start:name_start + namesz].rstrip(b"\0") == b"VMCOREINFO":
-            return parse_vmcoreinfo(data[desc_start:desc_start + descsz].decode("ascii", "replace"))
-        if namesz == 0 and descsz == 0:
-            break
-        position = desc_start + ((descsz + 3) & ~3)
-    return {}
 
 
 def open_dump(path):

@@ -276,12 +276,14 @@ def _read_kdump(source, header, out, reasons, check_pages):
     source.read_at(data_offset, data_size)
 
 
-def _read_elf(handle, size, out, reasons):
+def elf_program_headers(handle, size):
+    """``(e_machine, phentsize, phnum, table)`` of the 64-bit little-endian ELF core open as
+    ``handle`` (``size`` bytes); DumpError when it is not one or its table is corrupt."""
     handle.seek(0)
     ident = handle.read(64)
     if len(ident) < 64 or ident[4] != 2 or ident[5] != 1:
         raise DumpError("only 64-bit little-endian ELF cores are read")
-    e_type = struct.unpack_from("<H", ident, 16)[0]
+    e_type, e_machine = struct.unpack_from("<HH", ident, 16)
     if e_type != 4:
         raise DumpError("an ELF file of type %d, not a core (4)" % e_type)
     phoff, = struct.unpack_from("<Q", ident, 32)
@@ -292,7 +294,11 @@ def _read_elf(handle, size, out, reasons):
         raise DumpError("the ELF program header table claims %d bytes (%d entries), more than the"
                         " %d this reader takes" % (phentsize * phnum, phnum, ELF_TABLE_LIMIT))
     handle.seek(phoff)
-    table = handle.read(phentsize * phnum)
+    return e_machine, phentsize, phnum, handle.read(phentsize * phnum)
+
+
+def _read_elf(handle, size, out, reasons):
+    _machine, phentsize, phnum, table = elf_program_headers(handle, size)
     end = 0
     loads = 0
     info = {}
@@ -304,7 +310,7 @@ def _read_elf(handle, size, out, reasons):
             loads += 1
         elif p_type == PT_NOTE and p_offset + p_filesz <= size and p_filesz < (16 << 20):
             handle.seek(p_offset)
-            info.update(_vmcoreinfo_from_notes(handle.read(p_filesz)))
+            info.update(vmcoreinfo_from_notes(handle.read(p_filesz)))
     out["pages"] = None
     out["segments"] = loads
     if info:
@@ -316,7 +322,8 @@ def _read_elf(handle, size, out, reasons):
         reasons.append("truncated: the segments end at byte %d, the file has %d" % (end, size))
 
 
-def _vmcoreinfo_from_notes(data):
+def vmcoreinfo_from_notes(data):
+    """VMCOREINFO (parsed) from the ELF notes ``data``, or {} when there is none."""
     position = 0
     while position + 12 <= len(data):
         namesz, descsz, _type = struct.unpack_from("<III", data, position)
