@@ -24,6 +24,8 @@ from ansible_run import COLLECTION, play
 BASE = {
     "crashkernel_info": {},
     "kdump_info": {},
+    "kdump_proof": {"state": "absent"},
+    "kdump_watch": {"state": "absent"},
     "kdump_target": {"state": "checked", "family": "debian"},
     "kernel_cmdline": {"args": {"crashkernel": "256M"}, "backend": "grub"},
     "kexec_crash": {"state": "loaded", "method": "direct", "kernel": "/boot/vmlinuz"},
