@@ -63,20 +63,40 @@ def null_log(pid, address, extra=""):
     ]))
 
 
+def hung_log():
+    return "".join("[  %d.000000] %s\n" % (300 + n, line) for n, line in enumerate([
+        "INFO: task jbd2/sda1-8:311 blocked for more than 120 seconds.",
+        "      Not tainted 5.14.0-427.el9.x86_64 #1",
+        "Call Trace:",
+        " <TASK>",
+        " __schedule+0x21b/0x550",
+        " schedule+0x2d/0x70",
+        " jbd2_journal_commit_transaction+0x29a/0x1a10 [jbd2]",
+        " kjournald2+0xaf/0x280 [jbd2]",
+        " </TASK>",
+        "Kernel panic - not syncing: hung_task: blocked tasks",
+    ]))
+
+
 T0 = 1795684400
 
 
-def write_dump(directory, name, minutes, log=None):
+def write_dump(directory, name, minutes, log=None, elf=False):
     """A kdump-compressed dump of a crash at T0 + minutes, in directory/name/, with the kernel log
     beside it (``log``) or only in the dump (sysrq-c)."""
     path = directory / name
     path.mkdir(parents=True)
     kernel, _ring = build.static_ring_kernel(SYSRQ)
     info = kernel.vmcoreinfo(symbols=kernel.symbols).replace("CRASHTIME=%d" % T0, "CRASHTIME=%d" % (T0 + 60 * minutes))
-    dump = path / ("dump.%s" % name.rsplit("-", 1)[-1])
-    dump.write_bytes(build.flatten(build.kdump(kernel, info)))
-    if log is not None:
-        (path / ("dmesg.%s" % name.rsplit("-", 1)[-1])).write_text(log)
+    if elf:     # kdumpctl: ADDRESS-DATE/vmcore and vmcore-dmesg.txt
+        dump = path / "vmcore"
+        dump.write_bytes(build.elf(kernel, info))
+        (path / "vmcore-dmesg.txt").write_text(log)
+    else:       # kdump-tools: TIMESTAMP/dump.TIMESTAMP and dmesg.TIMESTAMP
+        dump = path / ("dump.%s" % name.rsplit("-", 1)[-1])
+        dump.write_bytes(build.flatten(build.kdump(kernel, info)))
+        if log is not None:
+            (path / ("dmesg.%s" % name.rsplit("-", 1)[-1])).write_text(log)
     os.utime(str(dump), (T0 + 60 * minutes + 30,) * 2)
     return str(dump)
 
@@ -92,6 +112,10 @@ def fleet(tmp_path_factory):
         "b_null": write_dump(b, "202612011500", 40, null_log(1977, 0x10, HOSTILE)),
         "srv_a_null": write_dump(srv / "host-a", "10.0.0.1-202612011100", 5, null_log(77, 0x18)),
         "srv_c_test": write_dump(srv / "host-c", "host-c-202612011600", 50),
+        # On the server's NFS export, below the path kdumpctl was given: whose it is, the directory's
+        # name says (host-b's address).
+        "nfs_b_hung": write_dump(root / "nfs" / "var" / "crash", "10.0.0.2-2026-12-01-09:00:00", 1, hung_log(),
+                                 elf=True),
     }
     (srv / "host-a" / "README.txt").write_text("a note the client left\n")
     inventory = root / "inventory.ini"
@@ -99,10 +123,11 @@ def fleet(tmp_path_factory):
     inventory.write_text(
         "[kdump_hosts]\n"
         "host-a %s crashes_dump_dir=%s kdump_dump_host=missing-server\n"
-        "host-b %s crashes_dump_dir=%s kdump_dump_server=server1\n"
+        "host-b %s crashes_dump_dir=%s kdump_dump_server=server1 ansible_host=10.0.0.2\n"
         "gone.invalid ansible_host=127.0.0.1 ansible_port=1\n"
         "[dump_servers]\n"
-        "server1 %s crashes_server_dir=%s\n" % (local, a, local, b, local, srv))
+        "server1 %s crashes_server_dir=%s crashes_server_nfs_dir=%s\n"
+        % (local, a, local, b, local, srv, root / "nfs" / "var" / "crash"))
     return {"root": root, "inventory": str(inventory), "dumps": dumps}
 
 
@@ -130,15 +155,18 @@ def test_every_dump_is_listed_newest_first(fleet, report):
     data = report["json"]
     rows = data["dumps"]
     assert [row["path"] for row in rows] == [fleet["dumps"][name] for name in (
-        "srv_c_test", "b_null", "a_test_new", "a_test_old", "a_null", "srv_a_null")]
-    assert [row["time"] for row in rows] == [T0 + 60 * n for n in (50, 40, 30, 20, 10, 5)]
-    assert [row["host"] for row in rows] == ["host-c", "host-b", "host-a", "host-a", "host-a", "host-a"]
-    assert [row["dump_host"] for row in rows] == ["server1", "host-b", "host-a", "host-a", "host-a", "server1"]
+        "srv_c_test", "b_null", "a_test_new", "a_test_old", "a_null", "srv_a_null", "nfs_b_hung")]
+    assert [row["time"] for row in rows] == [T0 + 60 * n for n in (50, 40, 30, 20, 10, 5, 1)]
+    assert [row["host"] for row in rows] == ["host-c", "host-b", "host-a", "host-a", "host-a", "host-a", "host-b"]
+    assert [row["dump_host"] for row in rows] == ["server1", "host-b", "host-a", "host-a", "host-a", "server1",
+                                                  "server1"]
+    assert [row["source"] for row in rows] == ["clients", "local", "local", "local", "local", "clients", "named"]
+    assert rows[-1]["format"] == "elf" and rows[-1]["signature"]["title"].startswith("INFO: task blocked")
     assert all(row["valid"] and row["kernel"] == "6.1.0-18-amd64" for row in rows)
     assert rows[1]["panic"].endswith("Kernel panic - not syncing: Fatal exception")
     assert rows[1]["dmesg_source"] == "file" and rows[2]["dmesg_source"] == "dump"
     assert HOSTILE in "\n".join(rows[1]["log"])
-    assert data["summary"]["dumps"] == 6 and data["summary"]["hosts"] == 3
+    assert data["summary"]["dumps"] == 7 and data["summary"]["hosts"] == 3
     assert data["prune"] is False and data["removed"] == []
     errors = dict((item["host"], item) for item in data["errors"])
     assert sorted(errors) == ["gone.invalid", "missing-server"]
@@ -149,8 +177,9 @@ def test_every_dump_is_listed_newest_first(fleet, report):
 
 def test_signatures_group_the_same_bug_across_hosts(fleet, report):
     groups = report["json"]["signatures"]
-    assert [(group["count"], group["test"]) for group in groups] == [(3, True), (3, False)]
-    test, null = groups
+    assert [(group["count"], group["test"]) for group in groups] == [(3, True), (3, False), (1, False)]
+    test, null, hung = groups
+    assert hung["hosts"] == ["host-b"] and hung["marked"] == 0
     assert null["hosts"] == ["host-a", "host-b"] and test["hosts"] == ["host-a", "host-c"]
     assert null["title"].startswith("BUG: kernel NULL pointer dereference, address: X in nullb_probe [nullb]")
     assert (null["first_seen"], null["last_seen"]) == (T0 + 300, T0 + 2400)
@@ -185,8 +214,8 @@ def test_the_page_in_a_browser(fleet, report):
     cells, dom = BROWSER.look(exe, str(report["dir"] / "crashes.html"), shot)
     assert BROWSER.png_size(shot) == BROWSER.WINDOW
     assert os.path.getsize(shot) > 20000
-    assert cells.summary["dumps"] == "6 dumps"
-    assert cells.summary["signatures"] == "2 crash signatures"
+    assert cells.summary["dumps"] == "7 dumps"
+    assert cells.summary["signatures"] == "3 crash signatures"
     assert cells.summary["marked"].startswith("4 marked for removal")
     assert cells.summary["removed"].startswith("0 removed")
     groups = report["json"]["signatures"]
@@ -223,4 +252,4 @@ def test_prune_removes_only_the_marked_dumps(fleet, report):
     assert "removed host-a:%s (test crash" % os.path.dirname(fleet["dumps"]["a_test_old"]) in out
     assert "4 removed" in out
     again = run(fleet, fleet["root"] / "again", "-e", "crashes_prune=true")["json"]
-    assert again["summary"]["dumps"] == 2 and again["marked"] == [] and again["removed"] == []
+    assert again["summary"]["dumps"] == 3 and again["marked"] == [] and again["removed"] == []
