@@ -167,7 +167,7 @@ def test_every_dump_is_listed_newest_first(fleet, report):
     assert rows[1]["dmesg_source"] == "file" and rows[2]["dmesg_source"] == "dump"
     assert HOSTILE in "\n".join(rows[1]["log"])
     assert data["summary"]["dumps"] == 7 and data["summary"]["hosts"] == 3
-    assert data["prune"] is False and data["removed"] == []
+    assert data["prune"] is False and data["check_mode"] is False and data["removed"] == []
     errors = dict((item["host"], item) for item in data["errors"])
     assert sorted(errors) == ["gone.invalid", "missing-server"]
     assert "port 1" in errors["gone.invalid"]["error"]
