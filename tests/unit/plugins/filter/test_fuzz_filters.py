@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.crashdump.kdump.plugins.filter.calibrate import FilterModule as CalibrateFilters
 from ansible_collections.crashdump.kdump.plugins.filter.crash_test import FilterModule as CrashTestFilters
+from ansible_collections.crashdump.kdump.plugins.filter.crashes import FilterModule as CrashesFilters
 from ansible_collections.crashdump.kdump.plugins.filter.crashkernel import FilterModule as CrashkernelFilters
 from ansible_collections.crashdump.kdump.plugins.filter.report import FilterModule as ReportFilters
 
 FILTERS = dict(CrashkernelFilters().filters(), **CrashTestFilters().filters())
 FILTERS.update(ReportFilters().filters())
+FILTERS.update(CalibrateFilters().filters())
+FILTERS.update(CrashesFilters().filters())
 
 # Scalars a template can hand a filter, the hostile ones among them.
 SCALARS = st.one_of(
@@ -49,7 +53,9 @@ def call(name, *args):
 
 # How many arguments after the input each filter takes (fewest, most).
 ARITY = {"crashkernel_parse": (0, 0), "crashkernel_size": (1, 3), "crashkernel_format": (0, 1),
-         "crash_test_row": (0, 0), "kdump_report_row": (0, 0), "jmespath": (1, 1)}
+         "crash_test_row": (0, 0), "kdump_report_row": (0, 0), "jmespath": (1, 1),
+         "calibrate_plan": (2, 2), "calibrate_next": (3, 3), "calibrate_probe": (0, 4),
+         "calibrate_report": (3, 3), "crashes": (0, 1)}
 
 
 def test_every_filter_is_fuzzed():
