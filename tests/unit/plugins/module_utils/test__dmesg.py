@@ -353,13 +353,17 @@ def test_dump_log_for_the_module(tmp_path):
 
 # --- real lab dumps, compared with makedumpfile --dump-dmesg --------------------------------
 
-LAB_DUMPS = os.environ.get("VMCORE_LAB_DUMPS", "/tmp/dumps")
+# VMCORE_LAB_DUMPS: a directory of dumps copied from lab VMs, each with makedumpfile
+# --dump-dmesg's output beside it as DUMP.dump-dmesg.txt.
+LAB_DUMPS = os.environ.get("VMCORE_LAB_DUMPS", "")
 REAL = sorted(path for path in glob.glob(os.path.join(LAB_DUMPS, "**", "*"), recursive=True)
+              if LAB_DUMPS
               if os.path.basename(path).startswith(("dump.", "vmcore")) and not path.endswith(".txt")
               and os.path.isfile(path))
 
 
-@pytest.mark.skipif(not REAL, reason="no lab dumps (dump.* or vmcore* with *.dump-dmesg.txt) in %s" % LAB_DUMPS)
+@pytest.mark.skipif(not REAL, reason="no lab dumps (set VMCORE_LAB_DUMPS to a directory of dump.* or vmcore* with"
+                    " DUMP.dump-dmesg.txt beside each)")
 @pytest.mark.parametrize("path", REAL or ["none"])
 def test_real_dumps_match_makedumpfile(path):
     expected = sorted(glob.glob(path + "*.dump-dmesg.txt")) or sorted(
