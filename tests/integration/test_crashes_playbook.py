@@ -29,20 +29,7 @@ BROWSER = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(BROWSER)
 
 HOSTILE = "<script>document.title='owned'</script> & more"
-SYSRQ = [
-    ("Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org)", 0, "T0"),
-    ("sysrq: Trigger a crash", 80100000000, "T1234"),
-    ("Kernel panic - not syncing: sysrq triggered crash", 80100200000, "T1234"),
-    ("CPU: 1 PID: 1234 Comm: bash Kdump: loaded Not tainted 6.1.0-18-amd64 #1  Debian 6.1.76-1", 80100300000, "T1234"),
-    ("Call Trace:", 80100400000, "T1234"),
-    (" <TASK>", 80100400001, "T1234"),
-    (" dump_stack_lvl+0x44/0x5c", 80100400002, "T1234"),
-    (" panic+0x118/0x2ed", 80100400003, "T1234"),
-    (" sysrq_handle_crash+0x16/0x20", 80100400004, "T1234"),
-    (" __handle_sysrq.cold+0x43/0x11b", 80100400005, "T1234"),
-    (" write_sysrq_trigger+0x24/0x40", 80100400006, "T1234"),
-    (" </TASK>", 80100400007, "T1234"),
-]
+SYSRQ = build.SYSRQ_CRASH_LOG
 
 
 def null_log(pid, address, extra=""):

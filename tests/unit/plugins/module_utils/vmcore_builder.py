@@ -26,6 +26,22 @@ import zlib
 PAGE = 4096
 START_KERNEL_MAP = 0xffffffff80000000
 DESC_ID_MASK = (1 << 62) - 1
+
+# A sysrq-c crash as Debian 12's kernel logs it: (text, timestamp in ns, caller id).
+SYSRQ_CRASH_LOG = [
+    ("Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org)", 0, "T0"),
+    ("sysrq: Trigger a crash", 80100000000, "T1234"),
+    ("Kernel panic - not syncing: sysrq triggered crash", 80100200000, "T1234"),
+    ("CPU: 1 PID: 1234 Comm: bash Kdump: loaded Not tainted 6.1.0-18-amd64 #1  Debian 6.1.76-1", 80100300000, "T1234"),
+    ("Call Trace:", 80100400000, "T1234"),
+    (" <TASK>", 80100400001, "T1234"),
+    (" dump_stack_lvl+0x44/0x5c", 80100400002, "T1234"),
+    (" panic+0x118/0x2ed", 80100400003, "T1234"),
+    (" sysrq_handle_crash+0x16/0x20", 80100400004, "T1234"),
+    (" __handle_sysrq.cold+0x43/0x11b", 80100400005, "T1234"),
+    (" write_sysrq_trigger+0x24/0x40", 80100400006, "T1234"),
+    (" </TASK>", 80100400007, "T1234"),
+]
 FINALIZED, COMMITTED, RESERVED, REUSABLE = 2, 1, 0, 3
 
 # What log_buf_vmcoreinfo_setup() writes on a 6.1 x86_64 kernel (Debian 12), in its order.
