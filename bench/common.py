@@ -33,11 +33,12 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 
 def module_utils(name):
-    """The collection's module_utils NAME (pure Python), imported from the staged collection
-    that ./dev bench prepares."""
-    staged = os.path.join(ROOT, "build", "collections")
-    if staged not in sys.path:
-        sys.path.insert(0, staged)
+    """The collection's module_utils NAME (pure Python), imported from the collection
+    ansible-playbook uses (ANSIBLE_COLLECTIONS_PATH), else the one ./dev bench stages."""
+    paths = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
+    for staged in reversed(paths or [os.path.join(ROOT, "build", "collections")]):
+        if staged not in sys.path:
+            sys.path.insert(0, staged)
     return importlib.import_module("ansible_collections.crashdump.kdump.plugins.module_utils." + name)
 
 
@@ -73,11 +74,11 @@ def median(values):
     return round(statistics.median(values), 1) if values else None
 
 
-def start_vm(name, release="12", memory=1024, cpus=2, fresh=True):
+def start_vm(name, release="12", memory=1024, cpus=2, fresh=True, boot="bios", arch="amd64"):
     """A running lab VM (a fresh overlay unless fresh is false); its vm dict."""
     if fresh:
         lab.destroy([name])
-    vm = lab.start(name, release=release, memory=memory, cpus=cpus, wait=1200)
+    vm = lab.start(name, release=release, memory=memory, cpus=cpus, wait=1200, boot=boot, arch=arch)
     return vm
 
 

@@ -8,6 +8,11 @@ policies distro and estimate recommend, each as a ratio to the minimum.
 
     ./dev bench reservation [--configs 12:1024,12:2048,12:4096,13:2048] [--low 64] [--high 256] [--replace]
 
+A configuration is RELEASE:MIB or RELEASE:MIB:ARCH (amd64, the default, booting by BIOS, or
+arm64, booting by UEFI: 12:2048:arm64). The distro and estimate columns are what the
+collection's crashkernel_info recommends on that VM, so an arm64 row has the arm64 host's own
+table and parts; the kdump-utils column is the x86_64 default for that RAM on every row.
+
 Rows of configurations a run does not measure are kept from the last results (with their
 date) unless --replace is given. --table-only measures nothing and writes the table again
 from the saved results (the estimate column follows the estimate's current constants).
@@ -34,7 +39,7 @@ MIB = 1 << 20
 
 def evaluate(value, ram):
     """Bytes ``value`` reserves with ``ram`` bytes of System RAM (the collection's engine)."""
-    return common.module_utils("_crashkernel").evaluate(value, ram).total
+    return common.module_utils("sizing.crashkernel").evaluate(value, ram, "x86_64").total
 
 
 def estimate_sum(row):
@@ -49,7 +54,7 @@ def estimate_now(row):
     """What the estimate policy recommends today for the host the row measured: the current
     margin, step and floor applied to the sum of the parts the host measured (the rest of the
     policy is that sum)."""
-    size = common.module_utils("_sizing").estimate_size(estimate_sum(row))
+    size = common.module_utils("sizing.policy").estimate_size(estimate_sum(row))
     return size, "crashkernel=%dM" % (size // MIB)
 
 
@@ -60,7 +65,9 @@ def capture_failure(console_dir, since):
             break
         with open(path, "rb") as handle:
             text = handle.read().decode("utf-8", "replace")
-        if "elfcorehdr=" not in text:
+        # The capture kernel's boot: elfcorehdr= on its command line (x86_64), or the header
+        # handed over in the device tree (arm64: "Reserving ... for elfcorehdr").
+        if "elfcorehdr=" not in text and "for elfcorehdr" not in text:
             continue
         lowered = text.lower()
         if "out of memory" in lowered or "oom-kill" in lowered or "oom_reaper" in lowered:
@@ -114,8 +121,36 @@ class Probe(object):
         return False, how
 
 
-def bisect(probe, low, high):
-    """Smallest passing size in 8 MiB steps in (low, high]; ``high`` must pass."""
+ARCHES = {"amd64": "bios", "arm64": "uefi"}  # the architectures, and how each boots
+
+
+def parse_config(config):
+    """RELEASE:MIB[:ARCH] -> (release, memory, arch, boot)."""
+    parts = config.split(":")
+    if len(parts) not in (2, 3):
+        raise SystemExit("config %s: expected RELEASE:MIB or RELEASE:MIB:ARCH" % config)
+    arch = parts[2] if len(parts) == 3 else "amd64"
+    if arch not in ARCHES:
+        raise SystemExit("config %s: arch %s, expected one of %s" % (config, arch, ", ".join(sorted(ARCHES))))
+    return parts[0], int(parts[1]), arch, ARCHES[arch]
+
+
+def arch_of(row):
+    """A row's architecture (the rows saved before arm64 was measured are amd64)."""
+    return row.get("arch", "amd64")
+
+
+def key(row):
+    return (int(row["release"]), row["memory"], arch_of(row) != "amd64", arch_of(row))
+
+
+def label(row):
+    return "Debian %s, %d MiB%s" % (row["release"], row["memory"],
+                                    "" if arch_of(row) == "amd64" else ", " + arch_of(row))
+
+
+def bisect(probe, low, high, step=8):
+    """Smallest passing size in ``step`` MiB steps in (low, high]; ``high`` must pass."""
     steps = []
     ok, how = probe.run(high)
     steps.append((high, ok, how))
@@ -126,8 +161,8 @@ def bisect(probe, low, high):
     if ok:
         return low, None, None, steps
     fail, fail_how, good = low, how, high
-    while good - fail > 8:
-        mid = fail + ((good - fail) // 16) * 8 or fail + 8
+    while good - fail > step:
+        mid = fail + ((good - fail) // (2 * step)) * step or fail + step
         ok, how = probe.run(mid)
         steps.append((mid, ok, how))
         if ok:
@@ -147,12 +182,12 @@ def merge(rows, keep):
                 old = json.load(handle)
         except (OSError, ValueError):
             old = {"rows": []}
-        done = set((row["release"], row["memory"]) for row in rows)
+        done = set(key(row) for row in rows)
         for row in old.get("rows", []):
-            if (row["release"], row["memory"]) not in done:
+            if key(row) not in done:
                 row.setdefault("measured", old.get("machine", {}).get("date", "?"))
                 saved.append(row)
-    return sorted(rows + saved, key=lambda row: (int(row["release"]), row["memory"]))
+    return sorted(rows + saved, key=key)
 
 
 def main(argv=None):
@@ -160,6 +195,7 @@ def main(argv=None):
     parser.add_argument("--configs", default="12:1024,12:2048,12:4096,13:2048")
     parser.add_argument("--low", type=int, default=64, help="MiB, the first size tried below --high")
     parser.add_argument("--high", type=int, default=256, help="MiB, a size that must work")
+    parser.add_argument("--step", type=int, default=8, help="MiB, the bisection's resolution")
     parser.add_argument("--replace", action="store_true",
                         help="drop the saved rows of configurations this run does not measure")
     parser.add_argument("--table-only", action="store_true",
@@ -170,12 +206,12 @@ def main(argv=None):
     info = common.machine()
     rows = []
     for config in args.configs.split(","):
-        release, memory = config.split(":")
-        memory = int(memory)
-        name = "bench-res-%s-%d" % (release, memory)
+        release, memory, arch, boot = parse_config(config)
+        name = "bench-res-%s-%d%s" % (release, memory, "" if arch == "amd64" else "-" + arch)
         work = common.workdir()
-        common.say("Debian %s, %d MiB: fresh VM %s" % (release, memory, name))
-        vm = common.start_vm(name, release=release, memory=memory)
+        common.say("Debian %s, %d MiB, %s: fresh VM %s" % (release, memory, arch, name))
+        started = common.time.time()
+        vm = common.start_vm(name, release=release, memory=memory, boot=boot, arch=arch)
         try:
             inv = common.inventory([vm], work)
             common.ansible(inv, common.playbook(work, "setup.yml", [{
@@ -190,12 +226,14 @@ def main(argv=None):
                 recs[policy] = common.task_result(inv, work, "size-%s" % policy,
                                                   {"crashdump.kdump.crashkernel_info": {"policy": policy}})
             ram = recs["distro"]["host"]["system_ram"]
-            good, fail, fail_how, steps = bisect(Probe(vm, work), args.low, args.high)
+            good, fail, fail_how, steps = bisect(Probe(vm, work), args.low, args.high, args.step)
         finally:
             common.lab.destroy([name])
         minimum = good * MIB
         kdump_utils = evaluate("2G-64G:256M,64G-:512M", ram)
-        row = {"release": release, "memory": memory, "system_ram": ram, "minimum_mib": good,
+        row = {"release": release, "memory": memory, "arch": arch, "boot": boot,
+               "accel": common.lab.choose_accel(None, arch) if arch != "amd64" else info["accel"],
+               "system_ram": ram, "minimum_mib": good,
                "largest_failing_mib": fail, "failure": fail_how,
                "steps": [{"mib": s, "passed": ok, "how": how} for s, ok, how in steps],
                "distro": {"value": recs["distro"]["recommended"]["crashkernel"],
@@ -205,10 +243,10 @@ def main(argv=None):
                             "explanation": recs["estimate"]["recommended"]["explanation"],
                             "sum_bytes": recs["estimate"]["recommended"]["details"]["sum"]},
                "kdump_utils_x86_64_bytes": kdump_utils, "measured": info["date"],
-               "bisection": [args.low, args.high]}
+               "bisection": [args.low, args.high], "step_mib": args.step,
+               "seconds": round(common.time.time() - started)}
         rows.append(row)
-        common.say("Debian %s %d MiB: minimum %dM, largest failing %sM (%s)" % (
-            release, memory, good, fail, fail_how))
+        common.say("%s: minimum %dM, largest failing %sM (%s)" % (label(row), good, fail, fail_how))
 
     rows = merge(rows, not args.replace)
     table = render(rows)
@@ -229,13 +267,13 @@ def render(rows):
         minimum = row["minimum_mib"] * MIB
         estimate_bytes, estimate_value = estimate_now(row)
         failure = row["failure"].split(" (")[0] if row["failure"] else ""
-        lines.append("| Debian %s, %d MiB | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s (%.1f MiB) | %s |" % (
-            row["release"], row["memory"], row["minimum_mib"],
+        lines.append("| %s | %d MiB | %s | %s = %s | %d MiB = %s | %s = %s (%.1f MiB) | %s |" % (
+            label(row), row["minimum_mib"],
             "%s MiB: %s" % (row["largest_failing_mib"], failure) if row["largest_failing_mib"] else "-",
             row["distro"]["value"], ratio(row["distro"]["bytes"], minimum),
             row["kdump_utils_x86_64_bytes"] // MIB, ratio(row["kdump_utils_x86_64_bytes"], minimum),
             estimate_value, ratio(estimate_bytes, minimum), estimate_sum(row) / float(MIB), row["measured"]))
-    return ("Ratios are to the measured minimum (8 MiB steps, bisection with real crashes; every probe of"
+    return ("Ratios are to the measured minimum (8 MiB steps unless a row's step_mib says otherwise, bisection with real crashes; every probe of"
             " each row is in bench/results/reservation.json). The estimate column applies today's margin,"
             " step and floor to the sum of the parts the host measured.\n\n%s\n" % "\n".join(lines))
 
