@@ -405,20 +405,25 @@ def sniff(path):
 SYSRQ_MARKERS = ("sysrq: Trigger a crash", "SysRq : Trigger a crash")
 
 
+def _last_lines(handle):
+    """The lines of the last LOG_LIMIT bytes of the open log ``handle``, from a line's start."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > LOG_LIMIT:
+        handle.seek(size - LOG_LIMIT - 1)
+        if handle.read(1) != b"\n":
+            for _skipped in _bounded_lines(handle, limit=LINE_LIMIT * 16):
+                break
+    return _bounded_lines(handle)
+
+
 def crash_lines(path):
     """``(sysrq, panic)`` of a saved kernel log: whether it records a sysrq-c crash, and its
     last "Kernel panic" line (or None)."""
     sysrq, panic = False, None
     try:
         with open_regular(path) as handle:
-            # The crash is at the end: read the last LOG_LIMIT bytes, from a line's start.
-            size = os.fstat(handle.fileno()).st_size
-            if size > LOG_LIMIT:
-                handle.seek(size - LOG_LIMIT - 1)
-                if handle.read(1) != b"\n":
-                    for _skipped in _bounded_lines(handle, limit=LINE_LIMIT * 16):
-                        break
-            for line in _bounded_lines(handle):
+            # The crash is at the end.
+            for line in _last_lines(handle):
                 if any(marker in line for marker in SYSRQ_MARKERS):
                     sysrq = True
                 if "Kernel panic - not syncing" in line:
@@ -434,13 +439,7 @@ def log_lines(path, keep=20000):
     kept = collections.deque(maxlen=keep)
     try:
         with open_regular(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > LOG_LIMIT:
-                handle.seek(size - LOG_LIMIT - 1)
-                if handle.read(1) != b"\n":
-                    for _skipped in _bounded_lines(handle, limit=LINE_LIMIT * 16):
-                        break
-            kept.extend(_bounded_lines(handle))
+            kept.extend(_last_lines(handle))
     except (IOError, OSError):
         return None
     return list(kept)
